@@ -1,0 +1,1 @@
+"""Shared pytest configuration for gochan's own test suite."""
