@@ -1,0 +1,111 @@
+"""Goroutine-leak checking for tests (Go: ``go.uber.org/goleak``).
+
+A test that leaves a goroutine running (blocked on a channel nobody will
+ever close, say) is a bug that otherwise shows up only as a slow leak in
+production. These helpers fail the test instead, naming each leftover
+goroutine and where it is blocked.
+
+Plain function, usable with any test framework::
+
+    from gochan.testing import current_goroutines, verify_no_goroutines
+
+    before = current_goroutines()
+    run_the_code_under_test()
+    verify_no_goroutines(timeout=2.0, ignore=before)
+
+With pytest, the :func:`goroutine_leak_check` fixture does the same around a
+test. Import it into a ``conftest.py`` (and add ``autouse`` by wrapping it,
+see its docstring), or load this module as a plugin::
+
+    # conftest.py
+    from gochan.testing import goroutine_leak_check  # noqa: F401
+
+    # or
+    pytest_plugins = ["gochan.testing"]
+
+pytest is not a dependency of gochan: when it cannot be imported, the fixture
+is simply not defined and the functions still work.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import traceback
+from collections.abc import Collection, Iterator
+
+from gochan.goroutine import _live_goroutines, _wait_for_exit
+
+__all__ = ["current_goroutines", "verify_no_goroutines"]
+
+
+def current_goroutines() -> frozenset[threading.Thread]:
+    """Return the goroutines running now, to ``ignore`` in a later check.
+
+    Go: ``goleak.IgnoreCurrent``.
+    """
+    return _live_goroutines()
+
+
+def verify_no_goroutines(
+    timeout: float = 2.0, ignore: Collection[threading.Thread] = ()
+) -> None:
+    """Raise ``AssertionError`` if goroutines not in ``ignore`` still run after ``timeout``.
+
+    Go: ``goleak.VerifyNone``. Waits up to ``timeout`` seconds for them to
+    finish (woken by each goroutine's exit, not by polling), so goroutines
+    that are merely winding down do not count as leaks. The message names
+    every leftover goroutine and the line it is executing.
+    """
+    leftover = _wait_for_exit(ignore, timeout)
+    if leftover:
+        lines = "\n".join(f"  {_describe(t)}" for t in leftover)
+        raise AssertionError(
+            f"found {len(leftover)} leaked goroutine(s) still running after {timeout}s:\n{lines}"
+        )
+
+
+def _describe(thread: threading.Thread) -> str:
+    """``name at file:line in function`` for a running thread (name alone if unknown).
+
+    Shows the innermost frame outside :mod:`threading` and gochan itself:
+    the user's line that is blocked, not the lock it is blocked on.
+    """
+    frame = sys._current_frames().get(thread.ident) if thread.ident is not None else None
+    if frame is None:
+        return thread.name
+    stack = traceback.extract_stack(frame)
+    user = [f for f in stack if not f.filename.startswith(_INTERNAL_PREFIXES)]
+    top = (user or stack)[-1]
+    return f"{thread.name} at {top.filename}:{top.lineno} in {top.name}"
+
+
+_INTERNAL_PREFIXES = (
+    os.path.dirname(os.path.abspath(__file__)) + os.sep,
+    os.path.abspath(threading.__file__),
+)
+
+
+try:
+    import pytest
+except ImportError:  # pragma: no cover - pytest is optional
+    pass
+else:
+
+    @pytest.fixture
+    def goroutine_leak_check() -> Iterator[None]:
+        """Fail the test if it leaves goroutines running (2 s grace period).
+
+        Goroutines already running before the test are ignored. To apply it
+        to every test, wrap it in an autouse fixture in ``conftest.py``::
+
+            @pytest.fixture(autouse=True)
+            def _no_leaks(goroutine_leak_check: None) -> None:
+                pass
+        """
+        before = current_goroutines()
+        yield
+        verify_no_goroutines(timeout=2.0, ignore=before)
+
+    __all__ += ["goroutine_leak_check"]

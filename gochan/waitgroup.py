@@ -1,0 +1,121 @@
+"""WaitGroup: wait for a collection of goroutines to finish (Go: ``sync.WaitGroup``).
+
+One lock, one Condition sharing it, and short methods of the same shape as
+:mod:`queue`: check, wait with a deadline computed once, act, notify.
+
+Invariants (every field is guarded by ``_lock``):
+
+- ``_count >= 0`` always. An ``add`` that would make it negative raises
+  ``ValueError`` before changing anything.
+- ``_generation`` is incremented exactly when ``_count`` drops to zero, and
+  ``_zero.notify_all()`` is called at that moment. A waiter records the
+  generation it started in and returns once it has changed: a ``wait`` that
+  saw a non-zero count is thus released by the transition to zero it was
+  waiting for, even if another ``add`` makes the count positive again before
+  the waiter gets the lock back (no lost wake-up, and the group is reusable).
+- ``_waiters`` is the number of threads parked in ``wait`` (kept exact even
+  when a wait is interrupted by ``KeyboardInterrupt``, via ``finally``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import ParamSpec
+
+from gochan.goroutine import _require_callable, go
+
+__all__ = ["WaitGroup"]
+
+P = ParamSpec("P")
+
+
+class WaitGroup:
+    """A counter of outstanding tasks that threads can wait on to reach zero.
+
+    Go: ``sync.WaitGroup``. Call :meth:`add` before starting each task and
+    :meth:`done` when it finishes (or let :meth:`go` do both), then
+    :meth:`wait` for all of them. A ``WaitGroup`` may be reused once
+    :meth:`wait` has returned.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._zero = threading.Condition(self._lock)
+        self._count = 0
+        self._generation = 0
+        self._waiters = 0
+
+    def add(self, delta: int = 1) -> None:
+        """Add ``delta`` (may be negative) to the counter; at zero, release every waiter.
+
+        Go: ``WaitGroup.Add``. Raises ``TypeError`` if ``delta`` is not an
+        ``int``, and ``ValueError("sync: negative WaitGroup counter")`` if
+        the counter would go below zero, leaving it unchanged.
+        """
+        if isinstance(delta, bool) or not isinstance(delta, int):
+            raise TypeError(f"WaitGroup.add: delta must be an int, got {type(delta).__name__}")
+        with self._lock:
+            count = self._count + delta
+            if count < 0:
+                raise ValueError("sync: negative WaitGroup counter")
+            self._count = count
+            if count == 0 and delta != 0:
+                self._generation += 1
+                self._zero.notify_all()
+
+    def done(self) -> None:
+        """Decrement the counter by one. Go: ``WaitGroup.Done``."""
+        self.add(-1)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the counter is zero; ``True`` then, ``False`` if ``timeout`` expires.
+
+        Go: ``WaitGroup.Wait`` (plus a timeout, in seconds). Returns at once
+        if the counter is already zero. In the main thread a
+        ``KeyboardInterrupt`` interrupts the wait and leaves the group
+        consistent.
+        """
+        with self._lock:
+            if self._count == 0:
+                return True
+            generation = self._generation
+            self._waiters += 1
+            try:
+                # Condition.wait_for computes its deadline once (monotonic).
+                return self._zero.wait_for(lambda: self._generation != generation, timeout)
+            finally:
+                self._waiters -= 1
+
+    def go(self, fn: Callable[P, object], /, *args: P.args, **kwargs: P.kwargs) -> None:
+        """Run ``fn(*args, **kwargs)`` in a goroutine counted by this group.
+
+        Go 1.25: ``WaitGroup.Go``. Adds one to the counter, runs ``fn`` via
+        :func:`gochan.go`, and calls :meth:`done` when ``fn`` returns *or
+        raises*; an exception is still reported through
+        :func:`threading.excepthook`. Raises ``TypeError`` if ``fn`` is not
+        callable (the counter is then unchanged).
+        """
+        _require_callable(fn, "WaitGroup.go")
+
+        def run() -> None:
+            try:
+                fn(*args, **kwargs)
+            finally:
+                self.done()
+
+        self.add(1)
+        try:
+            go(run)
+        except BaseException:
+            self.done()  # the goroutine never started
+            raise
+
+    def _waiting(self) -> int:
+        """Threads parked in :meth:`wait` now (for tests)."""
+        with self._lock:
+            return self._waiters
+
+    def __repr__(self) -> str:
+        with self._lock:
+            return f"<WaitGroup count={self._count} waiters={self._waiters}>"

@@ -1,0 +1,130 @@
+"""Specification of the goroutine-leak checker (``gochan.testing``)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from gochan.goroutine import go
+from gochan.testing import current_goroutines, verify_no_goroutines
+
+JOIN = 5.0
+
+
+def test_verify_passes_when_no_goroutine_is_left() -> None:
+    before = current_goroutines()
+    go(lambda: None).join(JOIN)
+    verify_no_goroutines(timeout=0, ignore=before)
+
+
+def test_verify_waits_for_goroutines_that_are_finishing() -> None:
+    before = current_goroutines()
+    release = threading.Event()
+    go(release.wait, JOIN)
+    threading.Timer(0.05, release.set).start()
+    verify_no_goroutines(timeout=JOIN, ignore=before)
+
+
+def test_verify_fails_naming_the_leftover_goroutine() -> None:
+    before = current_goroutines()
+    release = threading.Event()
+
+    def stuck_worker() -> None:
+        release.wait(JOIN)
+
+    t = go(stuck_worker)
+    try:
+        with pytest.raises(AssertionError) as info:
+            verify_no_goroutines(timeout=0.05, ignore=before)
+        message = str(info.value)
+        assert "1 leaked goroutine" in message
+        assert t.name in message
+        assert "stuck_worker" in message  # the user's frame, not threading's
+    finally:
+        release.set()
+        t.join(JOIN)
+
+
+def test_verify_fails_only_after_the_timeout() -> None:
+    before = current_goroutines()
+    release = threading.Event()
+    t = go(release.wait, JOIN)
+    try:
+        start = time.monotonic()
+        with pytest.raises(AssertionError):
+            verify_no_goroutines(timeout=0.1, ignore=before)
+        assert time.monotonic() - start >= 0.1
+    finally:
+        release.set()
+        t.join(JOIN)
+
+
+def test_verify_ignores_goroutines_in_ignore() -> None:
+    release = threading.Event()
+    t = go(release.wait, JOIN)
+    try:
+        verify_no_goroutines(timeout=0, ignore=current_goroutines())
+    finally:
+        release.set()
+        t.join(JOIN)
+
+
+def test_current_goroutines_lists_running_goroutines() -> None:
+    release = threading.Event()
+    t = go(release.wait, JOIN)
+    try:
+        assert t in current_goroutines()
+    finally:
+        release.set()
+        t.join(JOIN)
+    assert t not in current_goroutines()
+
+
+def test_fixture_is_defined_when_pytest_is_available() -> None:
+    import gochan.testing
+
+    assert "goroutine_leak_check" in gochan.testing.__all__
+    assert callable(gochan.testing.goroutine_leak_check)
+
+
+def test_fixture_fails_a_test_that_leaks(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest("from gochan.testing import goroutine_leak_check  # noqa: F401\n")
+    pytester.makepyfile(
+        """
+        import threading
+        from gochan.goroutine import go
+
+        release = threading.Event()
+
+        def test_clean(goroutine_leak_check):
+            go(lambda: None).join(5)
+
+        def blocked_forever():
+            release.wait(5)
+
+        def test_leaky(goroutine_leak_check):
+            go(blocked_forever)
+
+        def test_after(goroutine_leak_check):
+            release.set()
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*found 1 leaked goroutine(s) still running*", "*goroutine-* in blocked_forever"]
+    )
+
+
+def test_fixture_loads_as_a_pytest_plugin(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest('pytest_plugins = ["gochan.testing"]\n')
+    pytester.makepyfile(
+        """
+        def test_uses_fixture(goroutine_leak_check):
+            pass
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
