@@ -1,0 +1,152 @@
+"""The parked-operation record shared by channel operations and ``select``.
+
+Go's runtime parks a goroutine on a channel with a ``sudog``: one per case,
+all pointing at the same goroutine. gochan does the same with two records:
+
+* :class:`Waiter` -- one blocked operation (a single ``send``/``recv`` or a
+  whole ``select``): the thread that parks, and the result a partner leaves
+  for it.
+* :class:`Sudog` -- one case of that operation enqueued on one channel's
+  ``recvq`` or ``sendq``: which case it is and, for a send, the value.
+
+Invariants (every function in ``chan.py`` and ``select.py`` keeps them):
+
+1. A waiter is *completed* at most once. ``done`` goes from False to True
+   exactly once, under ``waiter.mutex``, by whoever completes it: a partner
+   (a sender, receiver or ``close`` holding the lock of the channel the
+   sudog is queued on) or the waiter itself (timeout or interrupt).
+2. A partner that sets ``done`` fills ``index``/``value``/``ok`` and
+   releases ``park`` in the same ``mutex`` section, with no call in between
+   that could raise, so a waiter that sees ``done`` set by a partner can
+   read the result at once, and a claimed waiter is never left asleep.
+3. A sudog whose waiter is done is *stale*: it stays in its queue until its
+   owner removes it or a partner skips it. Every dequeuer skips stale ones,
+   so a stale sudog never takes part in a transfer.
+4. Lock order: channel locks (in ``id`` order for ``select``), then a
+   waiter's ``mutex``. A waiter never holds its ``mutex`` while taking a
+   channel lock, so the order is never inverted.
+
+A future asyncio bridge replaces ``park`` with a future woken through
+``loop.call_soon_threadsafe``; nothing else here changes.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from typing import Any
+
+__all__ = ["Sudog", "Waiter", "check_timeout", "dequeue", "has_live", "live_count"]
+
+_TIMEOUT_MAX = threading.TIMEOUT_MAX
+
+
+class Waiter:
+    """One blocked operation: a thread parked until a partner completes it."""
+
+    __slots__ = ("done", "index", "mutex", "ok", "park", "value")
+
+    def __init__(self) -> None:
+        self.mutex = threading.Lock()
+        self.park = threading.Lock()
+        self.park.acquire()  # held until a partner completes us
+        self.done = False
+        self.index = -1
+        self.value: Any = None
+        self.ok = False
+
+    def complete(self, index: int, value: Any, ok: bool) -> bool:
+        """Claim the waiter for case ``index`` and wake it; False if it was done.
+
+        Called by a partner holding the lock of the channel the case waits on.
+        """
+        with self.mutex:
+            if self.done:
+                return False
+            self.done = True
+            self.index = index
+            self.value = value
+            self.ok = ok
+            self.park.release()
+            return True
+
+    def cancel(self) -> bool:
+        """Claim the waiter for itself (timeout, interrupt); False if a partner did."""
+        with self.mutex:
+            if self.done:
+                return False
+            self.done = True
+            return True
+
+    def wait(self, timeout: float | None) -> bool:
+        """Park until completed; True if a partner completed the operation.
+
+        False means the timeout expired and the waiter cancelled itself: the
+        operation did not happen. An exception raised while parked (a
+        KeyboardInterrupt in the main thread) cancels the waiter first, so
+        no partner completes it afterwards; it then propagates. If a partner
+        completed it in the instant before, the operation did happen.
+        """
+        try:
+            if timeout is None:
+                woken = self.park.acquire()
+            else:
+                woken = self.park.acquire(True, min(timeout, _TIMEOUT_MAX))
+        except BaseException:
+            self.cancel()
+            raise
+        if woken:
+            return True
+        # Timed out, unless a partner completed us just now (invariant 2:
+        # its result is already written when done is set).
+        return not self.cancel()
+
+
+class Sudog:
+    """One case of a waiter, queued on one channel (Go's ``sudog``)."""
+
+    __slots__ = ("elem", "index", "waiter")
+
+    def __init__(self, waiter: Waiter, index: int, elem: Any) -> None:
+        self.waiter = waiter
+        self.index = index
+        self.elem = elem
+
+
+def dequeue(q: deque[Sudog], value: Any, ok: bool) -> Sudog | None:
+    """Pop the first live sudog of ``q`` and complete its waiter with ``value``.
+
+    Stale sudogs met on the way are dropped (invariant 3). The caller holds
+    the lock of the channel that owns ``q``.
+    """
+    while q:
+        sg = q.popleft()
+        if sg.waiter.complete(sg.index, value, ok):
+            return sg
+    return None
+
+
+def has_live(q: deque[Sudog]) -> bool:
+    """Whether ``q`` holds a sudog whose waiter is not done (drops stale heads)."""
+    while q:
+        if not q[0].waiter.done:
+            return True
+        q.popleft()
+    return False
+
+
+def live_count(q: deque[Sudog]) -> int:
+    """How many sudogs of ``q`` still wait (their waiter is not done)."""
+    return sum(1 for sg in q if not sg.waiter.done)
+
+
+def check_timeout(timeout: float | None) -> float | None:
+    """Validate a ``timeout`` argument: ``None`` or a number that is not NaN."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds or None, got {type(timeout).__name__}")
+    if math.isnan(timeout):
+        raise ValueError("timeout must not be NaN")
+    return float(timeout)

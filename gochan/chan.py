@@ -1,0 +1,374 @@
+"""Go channels for Python threads.
+
+A channel is one lock, a FIFO buffer, and two queues of parked operations
+(``recvq``, ``sendq``) holding :class:`~gochan._waiter.Sudog` records, as in
+Go's ``runtime/chan.go``.
+
+Invariants, true whenever the channel's lock is free (a *live* sudog is one
+whose waiter is not done; stale ones are skipped, see ``_waiter``):
+
+1. ``buf`` non-empty implies ``recvq`` has no live sudog: a receiver only
+   parks on an empty buffer, and a sender hands its value straight to a
+   parked receiver instead of buffering it.
+2. ``sendq`` has a live sudog only while ``buf`` is full (``len == cap``;
+   always true for an unbuffered channel): a sender only parks when there is
+   no room, and a receiver that frees a slot refills it from ``sendq``.
+3. At least one of ``recvq`` and ``sendq`` has no live sudog, except for a
+   single ``select`` parked on both sides of the same channel (as in Go).
+4. Once ``closed`` is set both queues hold no live sudog and nobody parks
+   here again: ``close`` completes every parked operation, ``send`` raises
+   and ``recv`` returns ``(None, False)`` once the buffer is drained.
+5. Values are moved only under the lock, exactly once: into ``buf``, out of
+   ``buf``, or from one sudog/caller to the other. Hence no value is lost,
+   duplicated or reordered, and FIFO holds per channel.
+
+Direct hand-off: a sender that finds a parked receiver completes it with the
+value and wakes it; nobody polls and nobody re-checks a shared queue.
+
+A blocked operation parks outside the lock. When it wakes, either a partner
+completed it (the operation happened) or it cancelled itself on timeout or
+interrupt (it did not); :meth:`Waiter.wait` decides which, atomically.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from gochan._waiter import Sudog, Waiter, check_timeout, dequeue, has_live, live_count
+
+__all__ = [
+    "Chan",
+    "ChanStatistics",
+    "ClosedChannelError",
+    "RecvChan",
+    "SendChan",
+    "nilchan",
+]
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+T_contra = TypeVar("T_contra", contravariant=True)
+
+
+class ClosedChannelError(RuntimeError):
+    """Send on, or close of, a closed (or nil) channel: Go panics here."""
+
+
+@dataclass(frozen=True)
+class ChanStatistics:
+    """A snapshot of a channel, for debugging a stuck pipeline and for tests.
+
+    ``waiting_senders``/``waiting_receivers`` count threads parked on the
+    channel, ``select`` included.
+    """
+
+    buffered: int
+    cap: int
+    closed: bool
+    waiting_senders: int
+    waiting_receivers: int
+
+
+# Outcomes of a send attempted under the lock.
+_NOT_READY = 0
+_SENT = 1
+_CLOSED = 2
+
+
+class Chan(Generic[T]):
+    """A Go channel: ``Chan[T]()`` is ``make(chan T)``, ``Chan[T](n)`` is ``make(chan T, n)``.
+
+    Any number of threads may send, receive and close concurrently. No value
+    is ever lost, duplicated or reordered. Every blocking method takes
+    ``timeout`` (seconds): on expiry it raises :class:`TimeoutError` and the
+    operation did not happen.
+    """
+
+    __slots__ = ("__weakref__", "_buf", "_cap", "_closed", "_lock", "_recvq", "_sendq")
+
+    def __init__(self, cap: int = 0) -> None:
+        if isinstance(cap, bool) or not isinstance(cap, int):
+            raise TypeError(f"channel capacity must be an int, got {type(cap).__name__}")
+        if cap < 0:
+            raise ValueError("makechan: size out of range")
+        self._lock = threading.Lock()
+        self._buf: deque[T] = deque()
+        self._cap = cap
+        self._closed = False
+        self._recvq: deque[Sudog] = deque()
+        self._sendq: deque[Sudog] = deque()
+
+    # -- operations attempted under the lock (shared with select) ---------
+
+    def _send_locked(self, value: T) -> int:
+        """Try to send without blocking; the caller holds the lock."""
+        if self._closed:
+            return _CLOSED
+        if self._recvq and dequeue(self._recvq, value, True) is not None:
+            return _SENT
+        if len(self._buf) < self._cap:
+            self._buf.append(value)
+            return _SENT
+        return _NOT_READY
+
+    def _recv_locked(self) -> tuple[bool, T | None, bool]:
+        """Try to receive without blocking: ``(ready, value, ok)``; lock held."""
+        buf = self._buf
+        if buf:
+            value = buf.popleft()
+            # A slot freed: move the first parked sender's value in (inv. 2).
+            if self._sendq:
+                sg = dequeue(self._sendq, None, True)
+                if sg is not None:
+                    buf.append(sg.elem)
+            return True, value, True
+        if self._sendq:
+            sg = dequeue(self._sendq, None, True)
+            if sg is not None:
+                return True, sg.elem, True
+        if self._closed:
+            return True, None, False
+        return False, None, False
+
+    def _send_ready(self) -> bool:
+        """Whether a send would not block (or would raise); lock held."""
+        return self._closed or len(self._buf) < self._cap or has_live(self._recvq)
+
+    def _recv_ready(self) -> bool:
+        """Whether a receive would not block; lock held."""
+        return bool(self._buf) or self._closed or has_live(self._sendq)
+
+    def _unpark(self, q: deque[Sudog], sg: Sudog) -> None:
+        """Remove a cancelled or stale sudog of ours from ``q``, if still there."""
+        with self._lock:
+            try:
+                q.remove(sg)
+            except ValueError:
+                pass  # a partner already dropped it as stale
+
+    # -- public API --------------------------------------------------------
+
+    def send(self, value: T, timeout: float | None = None) -> None:
+        """Send ``value`` (Go: ``ch <- v``), blocking while there is no room.
+
+        On an unbuffered channel it returns only once a receiver has taken
+        the value. Raises :class:`ClosedChannelError` on a closed channel or
+        when the channel is closed while waiting, and :class:`TimeoutError`
+        when ``timeout`` expires (nothing was sent).
+        """
+        timeout = check_timeout(timeout)
+        with self._lock:
+            result = self._send_locked(value)
+            if result == _NOT_READY:
+                if timeout is not None and timeout <= 0:
+                    raise TimeoutError("send timed out")
+                waiter = Waiter()
+                sg = Sudog(waiter, 0, value)
+                self._sendq.append(sg)
+        if result == _SENT:
+            return
+        if result == _CLOSED:
+            raise ClosedChannelError("send on closed channel")
+        try:
+            completed = waiter.wait(timeout)
+        except BaseException:
+            self._unpark(self._sendq, sg)
+            raise
+        if not completed:
+            self._unpark(self._sendq, sg)
+            raise TimeoutError("send timed out")
+        if not waiter.ok:
+            raise ClosedChannelError("send on closed channel")
+
+    def recv_ok(self, timeout: float | None = None) -> tuple[T | None, bool]:
+        """Receive (Go: ``v, ok := <-ch``): ``(value, True)``, or ``(None, False)``
+        once the channel is closed and drained.
+
+        Raises :class:`TimeoutError` when ``timeout`` expires (nothing was taken).
+        """
+        timeout = check_timeout(timeout)
+        with self._lock:
+            ready, value, ok = self._recv_locked()
+            if not ready:
+                if timeout is not None and timeout <= 0:
+                    raise TimeoutError("receive timed out")
+                waiter = Waiter()
+                sg = Sudog(waiter, 0, None)
+                self._recvq.append(sg)
+        if ready:
+            return value, ok
+        try:
+            completed = waiter.wait(timeout)
+        except BaseException:
+            self._unpark(self._recvq, sg)
+            raise
+        if not completed:
+            self._unpark(self._recvq, sg)
+            raise TimeoutError("receive timed out")
+        return waiter.value, waiter.ok
+
+    def recv(self, timeout: float | None = None) -> T | None:
+        """Receive (Go: ``v := <-ch``); ``None`` at once, forever, once closed and drained."""
+        return self.recv_ok(timeout)[0]
+
+    def close(self) -> None:
+        """Close the channel (Go: ``close(ch)``).
+
+        Buffered values stay receivable. Every parked receiver wakes with
+        ``(None, False)`` and every parked sender raises
+        :class:`ClosedChannelError`. Closing twice raises.
+        """
+        with self._lock:
+            if self._closed:
+                raise ClosedChannelError("close of closed channel")
+            self._closed = True
+            recvq, self._recvq = self._recvq, deque()
+            sendq, self._sendq = self._sendq, deque()
+        # Nobody can enqueue on a closed channel, so the old queues are ours.
+        # Completing outside the lock keeps a thundering herd off it.
+        for sg in recvq:
+            sg.waiter.complete(sg.index, None, False)
+        for sg in sendq:
+            sg.waiter.complete(sg.index, None, False)
+
+    def __iter__(self) -> Iterator[T]:
+        """Receive until closed and drained (Go: ``for v := range ch``)."""
+        while True:
+            value, ok = self.recv_ok()
+            if not ok:
+                return
+            yield value  # type: ignore[misc]  # ok means a real value of type T
+
+    def __len__(self) -> int:
+        """Values buffered now (Go: ``len(ch)``)."""
+        with self._lock:
+            return len(self._buf)
+
+    @property
+    def cap(self) -> int:
+        """The buffer's capacity (Go: ``cap(ch)``)."""
+        return self._cap
+
+    def statistics(self) -> ChanStatistics:
+        """A consistent snapshot: buffered values, capacity, closed, parked threads."""
+        with self._lock:
+            return ChanStatistics(
+                buffered=len(self._buf),
+                cap=self._cap,
+                closed=self._closed,
+                waiting_senders=live_count(self._sendq),
+                waiting_receivers=live_count(self._recvq),
+            )
+
+    def __repr__(self) -> str:
+        s = self.statistics()
+        state = " closed" if s.closed else ""
+        return f"<Chan len={s.buffered} cap={s.cap}{state} at {id(self):#x}>"
+
+    # -- internal, for timers ----------------------------------------------
+
+    def _offer(self, value: T) -> bool:
+        """Send if it would not block; False when full or closed. Never raises."""
+        with self._lock:
+            return self._send_locked(value) == _SENT
+
+    def _drain(self) -> int:
+        """Remove every buffered value at once; how many were removed."""
+        with self._lock:
+            n = len(self._buf)
+            self._buf.clear()
+            # Keep invariant 2: parked senders refill the freed slots.
+            while self._sendq and len(self._buf) < self._cap:
+                sg = dequeue(self._sendq, None, True)
+                if sg is None:
+                    break
+                self._buf.append(sg.elem)
+            return n
+
+
+def _park_forever(timeout: float | None, what: str) -> None:
+    """Block like an operation nobody can complete: until timeout or interrupt."""
+    Waiter().wait(timeout)
+    raise TimeoutError(f"{what} timed out")
+
+
+class _NilChan(Chan[Any]):
+    """The nil channel: every operation blocks forever; never ready in select."""
+
+    __slots__ = ()
+
+    def send(self, value: Any, timeout: float | None = None) -> None:
+        """Block forever (Go: send on a nil channel), or until ``timeout``."""
+        _park_forever(check_timeout(timeout), "send")
+
+    def recv_ok(self, timeout: float | None = None) -> tuple[Any, bool]:
+        """Block forever (Go: receive from a nil channel), or until ``timeout``."""
+        _park_forever(check_timeout(timeout), "receive")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        """Raise: closing a nil channel panics in Go."""
+        raise ClosedChannelError("close of nil channel")
+
+    def _offer(self, value: Any) -> bool:
+        return False
+
+    def _drain(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "nilchan"
+
+
+nilchan: Chan[Any] = _NilChan()
+"""The nil channel (Go: ``var ch chan T``): send and receive block forever,
+its cases are never ready in :func:`~gochan.select`, close raises.
+
+Assign it to a channel variable to disable a ``select`` case, as in Go."""
+
+
+class RecvChan(Protocol[T_co]):
+    """The receive side of a channel (Go: ``<-chan T``); every :class:`Chan` is one."""
+
+    def recv(self, timeout: float | None = None) -> T_co | None:
+        """Receive a value; ``None`` once closed and drained."""
+
+    def recv_ok(self, timeout: float | None = None) -> tuple[T_co | None, bool]:
+        """Receive ``(value, ok)``; ``(None, False)`` once closed and drained."""
+
+    def __iter__(self) -> Iterator[T_co]:
+        """Receive until closed and drained."""
+
+    def __len__(self) -> int:
+        """Values buffered now."""
+
+    @property
+    def cap(self) -> int:
+        """The buffer's capacity."""
+
+    def statistics(self) -> ChanStatistics:
+        """A snapshot of the channel."""
+
+
+class SendChan(Protocol[T_contra]):
+    """The send side of a channel (Go: ``chan<- T``); every :class:`Chan` is one."""
+
+    def send(self, value: T_contra, timeout: float | None = None) -> None:
+        """Send a value, blocking while there is no room."""
+
+    def close(self) -> None:
+        """Close the channel: no more values will be sent."""
+
+    def __len__(self) -> int:
+        """Values buffered now."""
+
+    @property
+    def cap(self) -> int:
+        """The buffer's capacity."""
+
+    def statistics(self) -> ChanStatistics:
+        """A snapshot of the channel."""

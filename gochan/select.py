@@ -1,0 +1,182 @@
+"""Go's ``select`` statement.
+
+``select`` works as Go's ``runtime/select.go`` does:
+
+1. Lock every channel of the cases, once each, in ``id`` order (a total
+   order, so two selects over the same channels cannot deadlock).
+2. Find the ready cases; pick one uniformly at random and perform it.
+3. If none is ready: return ``default`` if given; otherwise enqueue one
+   sudog per case on its channel, all sharing one :class:`Waiter`, unlock,
+   and park. The first partner to complete the waiter (under the lock of
+   the channel it acts on) performs exactly that case; the waiter's
+   ``done`` flag makes every other sudog stale at once.
+4. After waking, remove the remaining sudogs from their channels.
+
+Invariants: exactly one case takes effect (the waiter is completed once,
+see ``_waiter``); while the locks are held nobody else can change what is
+ready, except that other threads may complete a waiter parked here through
+another channel, which only makes a sudog stale and is re-checked when the
+chosen case is performed (step 2 then looks again).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Final
+
+from gochan._waiter import Sudog, Waiter, check_timeout
+from gochan.chan import _CLOSED, _NOT_READY, Chan, ClosedChannelError, _NilChan
+
+__all__ = ["default", "select"]
+
+
+class _Default:
+    """The type of :data:`default`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "default"
+
+
+default: Final = _Default()
+"""The ``default`` case of :func:`select`: chosen when no other case is ready at once."""
+
+# Case kinds.
+_RECV = 0
+_RECV_OK = 1
+_SEND = 2
+
+_KIND = {
+    Chan.recv: _RECV,
+    Chan.recv_ok: _RECV_OK,
+    Chan.send: _SEND,
+    _NilChan.recv_ok: _RECV_OK,
+    _NilChan.send: _SEND,
+}
+
+_random = random.random
+
+_BAD_CASE = "select: case {} is not a case: expected ch.recv, ch.recv_ok, (ch.send, value) or default, got {!r}"
+
+
+def _parse(cases: tuple[Any, ...]) -> tuple[list[tuple[Chan[Any] | None, int, Any]], int]:
+    """Turn the cases into ``(chan, kind, value)`` and find ``default``'s index.
+
+    A nil channel's case (and ``default``) is kept, for its index, with
+    ``chan`` None. Raises TypeError, before anything happens, for anything
+    that is not a case.
+    """
+    parsed: list[tuple[Chan[Any] | None, int, Any]] = []
+    default_index = -1
+    for i, case in enumerate(cases):
+        if case is default:
+            if default_index >= 0:
+                raise TypeError("select: multiple defaults in select")
+            default_index = i
+            parsed.append((None, -1, None))
+            continue
+        value = None
+        method = case
+        if type(case) is tuple and len(case) == 2:
+            method, value = case
+        kind = _KIND.get(getattr(method, "__func__", None))
+        ch = getattr(method, "__self__", None)
+        if kind is None or (kind == _SEND) != (method is not case) or not isinstance(ch, Chan):
+            raise TypeError(_BAD_CASE.format(i, case))
+        parsed.append((None if isinstance(ch, _NilChan) else ch, kind, value))
+    return parsed, default_index
+
+
+def _result(kind: int, value: Any, ok: bool) -> Any:
+    """What ``select`` returns for a case that took effect."""
+    if kind == _RECV:
+        return value
+    if kind == _RECV_OK:
+        return (value, ok)
+    if not ok:
+        raise ClosedChannelError("send on closed channel")
+    return None
+
+
+def _try_case(ch: Chan[Any], kind: int, value: Any) -> tuple[bool, Any, bool]:
+    """Perform a ready case (locks held): ``(happened, value, ok)``."""
+    if kind == _SEND:
+        result = ch._send_locked(value)
+        return result != _NOT_READY, None, result != _CLOSED
+    return ch._recv_locked()
+
+
+def select(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
+    """Wait until one case can proceed and perform it (Go: ``select``).
+
+    Cases: ``ch.recv`` (the result is the value), ``ch.recv_ok`` (the
+    result is ``(value, ok)``), ``(ch.send, value)`` (the result is
+    ``None``) and :data:`default`. Returns ``(index, result)`` of the one
+    case that took effect; the others had no effect at all. Among several
+    ready cases one is chosen uniformly at random, as in Go.
+
+    ``nilchan`` cases are never ready. ``select()`` with no cases blocks
+    forever. ``timeout`` (seconds): :class:`TimeoutError` on expiry, when no
+    case took effect; ``timeout=0`` polls once. A selected send on a closed
+    channel raises :class:`ClosedChannelError`.
+    """
+    timeout = check_timeout(timeout)
+    parsed, default_index = _parse(cases)
+    chans = sorted({id(ch): ch for ch, _, _ in parsed if ch is not None}.values(), key=id)
+    if not chans and default_index < 0:
+        Waiter().wait(timeout)  # nothing can ever be ready
+        raise TimeoutError("select timed out")
+
+    for ch in chans:
+        ch._lock.acquire()
+    try:
+        # Step 2: perform a uniformly random ready case.
+        while True:
+            chosen = -1
+            nready = 0
+            for i, (ch, kind, _) in enumerate(parsed):
+                if ch is not None and (ch._send_ready() if kind == _SEND else ch._recv_ready()):
+                    nready += 1
+                    if nready == 1 or _random() * nready < 1:  # reservoir sampling
+                        chosen = i
+            if chosen < 0:
+                break
+            ch, kind, value = parsed[chosen]
+            assert ch is not None
+            happened, got, ok = _try_case(ch, kind, value)
+            if happened:
+                return chosen, _result(kind, got, ok)
+            # A sudog turned stale under us (completed via another channel): look again.
+
+        if default_index >= 0:
+            return default_index, None
+        if timeout is not None and timeout <= 0:
+            raise TimeoutError("select timed out")
+        # Step 3: enqueue one sudog per case, all on one waiter.
+        waiter = Waiter()
+        sudogs: list[tuple[Chan[Any], Sudog, int]] = []
+        for i, (ch, kind, value) in enumerate(parsed):
+            if ch is None:
+                continue
+            sg = Sudog(waiter, i, value)
+            if kind == _SEND:
+                ch._sendq.append(sg)
+            else:
+                ch._recvq.append(sg)
+            sudogs.append((ch, sg, kind))
+    finally:
+        for ch in chans:
+            ch._lock.release()
+
+    completed = False
+    try:
+        completed = waiter.wait(timeout)
+    finally:
+        # Step 4: the waiter is done now, so every remaining sudog is stale.
+        for ch, sg, kind in sudogs:
+            if sg.index != waiter.index or not completed:
+                ch._unpark(ch._sendq if kind == _SEND else ch._recvq, sg)
+    if not completed:
+        raise TimeoutError("select timed out")
+    return waiter.index, _result(parsed[waiter.index][1], waiter.value, waiter.ok)
