@@ -1,0 +1,284 @@
+"""The one timer thread that every gochan timer and deadline shares.
+
+Go's runtime keeps timers in a heap per P and fires them from the scheduler;
+gochan keeps them in one heap served by one daemon thread (``gochan-timers``),
+started on first use, so a million ``after()`` calls start no extra threads.
+The thread sleeps on a condition until the earliest deadline; pushing an
+earlier deadline wakes it. Nothing polls.
+
+An *entry* is one scheduled callback. A *strong* entry (:func:`schedule`)
+holds its callback until it fires or is canceled. A *weak* entry
+(:func:`schedule_weak`) also holds a weak reference to a target and fires
+only while the target is alive, passing it to the callback; channel timers
+use the channel as the target, so, as in Go 1.23+, a timer nobody can
+receive from any more is garbage even before it fires.
+
+Invariants (``_Scheduler.lock`` guards all state below):
+
+1. An entry is *pending* iff ``entry.callback is not None``. Every pending
+   entry is in ``heap``; entries leave the pending state exactly once (fired,
+   canceled, target found dead, or purged), under the lock, and never come
+   back, so each entry fires at most once.
+2. ``heap`` holds ``(when, seq, entry)`` tuples ordered by ``(when, seq)``;
+   ``seq`` is unique, so entries are never compared. ``garbage`` counts the
+   heap's entries that are no longer pending. Deaths of weak targets are
+   only *noted* by the weakref callback (``deaths.append``, safe in any
+   thread, even while this thread holds the lock during a GC); whoever next
+   holds the lock absorbs them, un-pending the entry and counting it. When
+   garbage is more than half the heap it is rebuilt without it, so dead and
+   canceled entries cost amortised O(1) and never accumulate.
+3. Callbacks run on the timer thread with the lock *released*, so a callback
+   may schedule or cancel. Lock order: a caller's own lock (a timer's
+   lock) may be held while calling into this module; this module never
+   calls out (callbacks, hooks) while holding its lock, so the order is
+   never inverted.
+4. A callback's exception is reported through ``threading.excepthook`` and
+   never stops the thread.
+
+After ``os.fork()`` the child gets a fresh lock and condition (the parent's
+may have been held by a thread that does not exist in the child) and the
+timer thread is restarted there if timers are pending.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import os
+import sys
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import TypeVar
+
+__all__ = ["TimerHandle", "pending_timers", "schedule", "schedule_weak"]
+
+T = TypeVar("T")
+
+# Longest single sleep: Condition.wait rejects timeouts above TIMEOUT_MAX, and
+# a far deadline (after(1e12)) is simply re-waited for once an hour.
+_MAX_WAIT = min(3600.0, threading.TIMEOUT_MAX)
+# Do not bother rebuilding a heap with fewer dead entries than this.
+_MIN_PURGE = 64
+_THREAD_NAME = "gochan-timers"
+
+
+class _Entry:
+    """One scheduled callback (see the module invariants)."""
+
+    __slots__ = ("callback", "ref")
+
+    def __init__(self, callback: Callable[..., None]) -> None:
+        self.callback: Callable[..., None] | None = callback
+        self.ref: _Ref | None = None
+
+    def unpend(self) -> None:
+        """Leave the pending state, dropping everything the entry held."""
+        self.callback = None
+        ref, self.ref = self.ref, None
+        if ref is not None:
+            ref.entry = None
+
+
+class _Ref(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference that knows its entry, so a death can be attributed."""
+
+    __slots__ = ("entry",)
+
+    entry: _Entry | None
+
+
+class TimerHandle:
+    """Cancels one scheduled callback (Go's ``runtime.timer`` delete)."""
+
+    __slots__ = ("_entry",)
+
+    def __init__(self, entry: _Entry) -> None:
+        self._entry = entry
+
+    def cancel(self) -> bool:
+        """Keep the callback from running; True if it was still pending.
+
+        The entry drops its callback (and target reference) at once.
+        """
+        return _scheduler.cancel(self._entry)
+
+
+class _Scheduler:
+    """The heap and its thread; one instance per process."""
+
+    def __init__(self) -> None:
+        self.heap: list[tuple[float, int, _Entry]] = []
+        self.garbage = 0
+        self.deaths: deque[_Ref] = deque()  # appended by weakref callbacks
+        self.seq = itertools.count()
+        self._init_sync()
+
+    def _init_sync(self) -> None:
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+        self.thread: threading.Thread | None = None
+
+    def after_fork_in_child(self) -> None:
+        """Fresh synchronisation for the child; restart the thread if needed."""
+        self._init_sync()
+        with self.lock:
+            self.absorb_deaths()
+            self.rebuild()
+            if self.heap:
+                self.start_thread()
+
+    # -- called with self.lock held ------------------------------------
+
+    def absorb_deaths(self) -> None:
+        """Un-pend and count the entries whose weak target died (invariant 2)."""
+        while True:
+            try:
+                ref = self.deaths.popleft()
+            except IndexError:
+                return
+            entry = ref.entry
+            if entry is not None and entry.callback is not None:
+                entry.unpend()
+                self.garbage += 1
+
+    def maybe_purge(self) -> None:
+        """Rebuild the heap once most of it is garbage (amortised O(1))."""
+        if self.garbage >= _MIN_PURGE and 2 * self.garbage > len(self.heap):
+            self.rebuild()
+
+    def rebuild(self) -> None:
+        """Drop every entry that is no longer pending."""
+        self.heap = [item for item in self.heap if item[2].callback is not None]
+        heapq.heapify(self.heap)
+        self.garbage = 0
+
+    def start_thread(self) -> None:
+        thread = threading.Thread(target=self.run, name=_THREAD_NAME, daemon=True)
+        thread.start()
+        self.thread = thread
+
+    # -- operations that take the lock ------------------------------------
+
+    def push(self, when: float, callback: Callable[..., None], target: object) -> TimerHandle:
+        """Schedule ``callback``; weakly bound to ``target`` unless it is None."""
+        entry = _Entry(callback)
+        if target is not None:
+            entry.ref = _Ref(target, self.deaths.append)
+            entry.ref.entry = entry
+        with self.lock:
+            self.absorb_deaths()
+            self.maybe_purge()
+            item = (when, next(self.seq), entry)
+            heapq.heappush(self.heap, item)
+            if self.thread is None:
+                self.start_thread()
+            elif self.heap[0] is item:
+                self.cond.notify()
+        return TimerHandle(entry)
+
+    def cancel(self, entry: _Entry) -> bool:
+        with self.lock:
+            if entry.callback is None:
+                return False
+            entry.unpend()
+            self.garbage += 1
+            self.absorb_deaths()
+            self.maybe_purge()
+            return True
+
+    def pending(self) -> int:
+        with self.lock:
+            self.absorb_deaths()
+            return sum(
+                1
+                for _, _, e in self.heap
+                if e.callback is not None and (e.ref is None or e.ref() is not None)
+            )
+
+    def run(self) -> None:
+        """The timer thread: fire each entry once its deadline has passed."""
+        lock = self.lock
+        with lock:
+            while True:
+                self.absorb_deaths()
+                heap = self.heap
+                while heap and heap[0][2].callback is None:
+                    heapq.heappop(heap)
+                    self.garbage -= 1
+                if not heap:
+                    self.cond.wait()
+                    continue
+                delay = heap[0][0] - time.monotonic()
+                if delay > 0:
+                    self.cond.wait(min(delay, _MAX_WAIT))
+                    continue
+                entry = heapq.heappop(heap)[2]
+                callback, ref = entry.callback, entry.ref
+                entry.unpend()
+                assert callback is not None
+                target = None if ref is None else ref()
+                if ref is not None and target is None:
+                    continue  # the target died; its noted death is skipped
+                del ref
+                lock.release()
+                try:
+                    if target is None:
+                        callback()
+                    else:
+                        callback(target)
+                except BaseException as exc:  # reported, see invariant 4
+                    _report(exc)
+                finally:
+                    # Drop the references before sleeping, or a fired
+                    # timer's target would live until the next deadline.
+                    del callback, target
+                    lock.acquire()
+
+
+def _report(exc: BaseException) -> None:
+    """Hand a callback's exception to ``threading.excepthook``, as a thread would."""
+    args = threading.ExceptHookArgs((type(exc), exc, exc.__traceback__, threading.current_thread()))
+    try:
+        threading.excepthook(args)
+    except BaseException:
+        # The hook itself failed: threading falls back to sys.excepthook too.
+        with contextlib.suppress(BaseException):
+            sys.excepthook(*sys.exc_info())
+
+
+_scheduler = _Scheduler()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_scheduler.after_fork_in_child)
+
+
+def schedule(when: float, callback: Callable[[], None]) -> TimerHandle:
+    """Run ``callback()`` on the timer thread once ``time.monotonic() >= when``.
+
+    A past ``when`` runs it as soon as the thread gets to it. The callback
+    must be quick and must not block: every timer shares the thread. Its
+    exceptions are reported through ``threading.excepthook``. The callback
+    is held strongly until it runs or :meth:`TimerHandle.cancel` drops it.
+    """
+    return _scheduler.push(when, callback, None)
+
+
+def schedule_weak(when: float, target: T, callback: Callable[[T], None]) -> TimerHandle:
+    """Like :func:`schedule`, but only while ``target`` lives: runs ``callback(target)``.
+
+    ``target`` is held weakly; once it is garbage the entry is dropped
+    without running, as Go 1.23+ collects an unreferenced timer. ``callback``
+    is held strongly, so it must not reference ``target`` (that would keep
+    it alive until the deadline).
+    """
+    if target is None:
+        raise TypeError("schedule_weak needs a target object, not None")
+    return _scheduler.push(when, callback, target)
+
+
+def pending_timers() -> int:
+    """How many entries are pending (not fired, not canceled, target alive)."""
+    return _scheduler.pending()
