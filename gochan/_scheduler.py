@@ -71,8 +71,8 @@ class _Entry:
 
     __slots__ = ("callback", "ref")
 
-    def __init__(self, callback: Callable[..., None]) -> None:
-        self.callback: Callable[..., None] | None = callback
+    def __init__(self, callback: Callable[..., object]) -> None:
+        self.callback: Callable[..., object] | None = callback
         self.ref: _Ref | None = None
 
     def unpend(self) -> None:
@@ -163,7 +163,7 @@ class _Scheduler:
 
     # -- operations that take the lock ------------------------------------
 
-    def push(self, when: float, callback: Callable[..., None], target: object) -> TimerHandle:
+    def push(self, when: float, callback: Callable[..., object], target: object) -> TimerHandle:
         """Schedule ``callback``; weakly bound to ``target`` unless it is None."""
         entry = _Entry(callback)
         if target is not None:
@@ -255,7 +255,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_scheduler.after_fork_in_child)
 
 
-def schedule(when: float, callback: Callable[[], None]) -> TimerHandle:
+def schedule(when: float, callback: Callable[[], object]) -> TimerHandle:
     """Run ``callback()`` on the timer thread once ``time.monotonic() >= when``.
 
     A past ``when`` runs it as soon as the thread gets to it. The callback
@@ -266,7 +266,7 @@ def schedule(when: float, callback: Callable[[], None]) -> TimerHandle:
     return _scheduler.push(when, callback, None)
 
 
-def schedule_weak(when: float, target: T, callback: Callable[[T], None]) -> TimerHandle:
+def schedule_weak(when: float, target: T, callback: Callable[[T], object]) -> TimerHandle:
     """Like :func:`schedule`, but only while ``target`` lives: runs ``callback(target)``.
 
     ``target`` is held weakly; once it is garbage the entry is dropped
