@@ -1,0 +1,51 @@
+# Everything a fresh machine with only python3 and make needs:
+#   make test   set up .venv, lint, type-check, test (then every other 3.10-3.13)
+#   make demo   run the production worker-pool example
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.dev-installed.stamp
+PIP    := $(PY) -m pip install -q --disable-pip-version-check
+# mypy checks these, when they exist.
+TYPED  := $(wildcard gochan tests examples)
+
+.PHONY: all test lint typecheck pytest test-other-pythons demo bench clean
+
+all: test
+
+# The dev venv. Re-installs only when the requirements or pyproject change.
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+		|| { echo "gochan needs Python >= 3.10; $(PYTHON) is $$($(PYTHON) -V)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(PY) pyproject.toml requirements-dev.txt
+	$(PIP) -e . -r requirements-dev.txt
+	@touch $@
+
+test: lint typecheck pytest test-other-pythons
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy --strict $(TYPED)
+
+pytest: $(STAMP)
+	$(PY) -m pytest
+
+test-other-pythons: $(STAMP)
+	scripts/test-other-pythons.sh $(PY)
+
+demo: $(STAMP)
+	$(PY) examples/production_pool.py
+
+bench: $(STAMP)
+	$(PY) bench/chan_bench.py
+
+clean:
+	rm -rf $(VENV) .venv-3.1* build dist *.egg-info .mypy_cache .ruff_cache .hypothesis docs/_build
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# The docs target lives with the docs (owned by the docs engineer).
+-include docs/docs.mk
