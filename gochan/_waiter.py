@@ -146,7 +146,8 @@ def check_timeout(timeout: float | None) -> float | None:
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(f"timeout must be a number of seconds or None, got {type(timeout).__name__}")
+        got = type(timeout).__name__
+        raise TypeError(f"timeout must be a number of seconds or None, got {got}")
     if math.isnan(timeout):
         raise ValueError("timeout must not be NaN")
     return float(timeout)

@@ -32,6 +32,7 @@ interrupt (it did not); :meth:`Waiter.wait` decides which, atomically.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -144,11 +145,8 @@ class Chan(Generic[T]):
 
     def _unpark(self, q: deque[Sudog], sg: Sudog) -> None:
         """Remove a cancelled or stale sudog of ours from ``q``, if still there."""
-        with self._lock:
-            try:
-                q.remove(sg)
-            except ValueError:
-                pass  # a partner already dropped it as stale
+        with self._lock, contextlib.suppress(ValueError):  # a partner dropped it as stale
+            q.remove(sg)
 
     # -- public API --------------------------------------------------------
 

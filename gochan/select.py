@@ -47,7 +47,7 @@ _RECV = 0
 _RECV_OK = 1
 _SEND = 2
 
-_KIND = {
+_KIND: dict[Any, int] = {
     Chan.recv: _RECV,
     Chan.recv_ok: _RECV_OK,
     Chan.send: _SEND,
@@ -57,7 +57,10 @@ _KIND = {
 
 _random = random.random
 
-_BAD_CASE = "select: case {} is not a case: expected ch.recv, ch.recv_ok, (ch.send, value) or default, got {!r}"
+_BAD_CASE = (
+    "select: case {} is not a case: "
+    "expected ch.recv, ch.recv_ok, (ch.send, value) or default, got {!r}"
+)
 
 
 def _parse(cases: tuple[Any, ...]) -> tuple[list[tuple[Chan[Any] | None, int, Any]], int]:
@@ -135,16 +138,16 @@ def select(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
         while True:
             chosen = -1
             nready = 0
-            for i, (ch, kind, _) in enumerate(parsed):
-                if ch is not None and (ch._send_ready() if kind == _SEND else ch._recv_ready()):
+            for i, (c, kind, _) in enumerate(parsed):
+                if c is not None and (c._send_ready() if kind == _SEND else c._recv_ready()):
                     nready += 1
                     if nready == 1 or _random() * nready < 1:  # reservoir sampling
                         chosen = i
             if chosen < 0:
                 break
-            ch, kind, value = parsed[chosen]
-            assert ch is not None
-            happened, got, ok = _try_case(ch, kind, value)
+            c, kind, value = parsed[chosen]
+            assert c is not None
+            happened, got, ok = _try_case(c, kind, value)
             if happened:
                 return chosen, _result(kind, got, ok)
             # A sudog turned stale under us (completed via another channel): look again.
@@ -156,15 +159,15 @@ def select(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
         # Step 3: enqueue one sudog per case, all on one waiter.
         waiter = Waiter()
         sudogs: list[tuple[Chan[Any], Sudog, int]] = []
-        for i, (ch, kind, value) in enumerate(parsed):
-            if ch is None:
+        for i, (c, kind, value) in enumerate(parsed):
+            if c is None:
                 continue
             sg = Sudog(waiter, i, value)
             if kind == _SEND:
-                ch._sendq.append(sg)
+                c._sendq.append(sg)
             else:
-                ch._recvq.append(sg)
-            sudogs.append((ch, sg, kind))
+                c._recvq.append(sg)
+            sudogs.append((c, sg, kind))
     finally:
         for ch in chans:
             ch._lock.release()

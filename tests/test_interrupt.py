@@ -1,0 +1,106 @@
+"""An interrupt (KeyboardInterrupt from a real SIGINT) wakes a blocked
+operation in the main thread promptly and leaves no phantom waiter."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from gochan import Chan, nilchan, select
+from tests.helpers import WAIT, join, start, wait_parked
+
+pytestmark = pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(),
+    reason="signals go to the main thread",
+)
+
+
+@pytest.fixture(autouse=True)
+def _default_sigint() -> Iterator[None]:
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def interrupt_when(ready: Callable[[], None]) -> threading.Thread:
+    """Send SIGINT to the main thread once ``ready()`` returns."""
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def body() -> None:
+        ready()
+        signal.pthread_kill(main, signal.SIGINT)
+
+    return start(body)
+
+
+def assert_interrupted_promptly(op: Callable[[], Any], ready: Callable[[], None]) -> None:
+    t = interrupt_when(ready)
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        op()
+    assert time.monotonic() - t0 < WAIT
+    join(t)
+
+
+def test_interrupted_recv_leaves_no_phantom_receiver() -> None:
+    ch = Chan[int]()
+    assert_interrupted_promptly(ch.recv, lambda: wait_parked(ch, receivers=1))
+    assert ch.statistics().waiting_receivers == 0
+    # A later send is not swallowed by the interrupted receiver.
+    with pytest.raises(TimeoutError):
+        ch.send(1, timeout=0.02)
+
+
+def test_interrupted_recv_with_timeout_leaves_no_phantom_receiver() -> None:
+    ch = Chan[int](1)
+    assert_interrupted_promptly(lambda: ch.recv(timeout=60), lambda: wait_parked(ch, receivers=1))
+    ch.send(5)
+    assert ch.recv(timeout=0) == 5  # the value was not handed to a ghost
+
+
+def test_interrupted_send_leaves_no_phantom_sender() -> None:
+    ch = Chan[int]()
+    assert_interrupted_promptly(lambda: ch.send(1), lambda: wait_parked(ch, senders=1))
+    assert ch.statistics().waiting_senders == 0
+    with pytest.raises(TimeoutError):
+        ch.recv(timeout=0.02)  # the interrupted value was not sent
+
+
+def test_interrupted_select_leaves_no_phantom_case() -> None:
+    a, b = Chan[int](), Chan[int]()
+    def parked() -> None:
+        wait_parked(a, receivers=1)
+        wait_parked(b, senders=1)
+
+    assert_interrupted_promptly(lambda: select(a.recv, (b.send, 1)), parked)
+    assert a.statistics().waiting_receivers == 0
+    assert b.statistics().waiting_senders == 0
+    assert not a._recvq and not b._sendq
+
+
+def shortly() -> None:
+    """Nothing counts threads parked forever (nilchan, ``select()``): a short pause."""
+    time.sleep(0.05)
+
+
+def test_interrupted_nilchan_recv() -> None:
+    assert_interrupted_promptly(nilchan.recv, shortly)
+
+
+def test_interrupted_select_without_cases() -> None:
+    assert_interrupted_promptly(select, shortly)
+
+
+def test_channel_works_after_many_interrupts() -> None:
+    ch = Chan[int](1)
+    for _ in range(20):
+        assert_interrupted_promptly(ch.recv, lambda: wait_parked(ch, receivers=1))
+    ch.send(1)
+    assert ch.recv(timeout=0) == 1
+    assert ch.statistics().waiting_receivers == 0
