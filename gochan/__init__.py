@@ -4,7 +4,10 @@ This module only re-exports; each concept lives in its own module.
 """
 
 from gochan.chan import Chan, ChanStatistics, ClosedChannelError, RecvChan, SendChan, nilchan
+from gochan.goroutine import go, num_goroutine
 from gochan.select import default, select
+from gochan.timers import Ticker, Timer, after, after_func, tick
+from gochan.waitgroup import WaitGroup
 
 __all__ = [
     "Chan",
@@ -12,7 +15,15 @@ __all__ = [
     "ClosedChannelError",
     "RecvChan",
     "SendChan",
+    "Ticker",
+    "Timer",
+    "WaitGroup",
+    "after",
+    "after_func",
     "default",
+    "go",
     "nilchan",
+    "num_goroutine",
     "select",
+    "tick",
 ]
