@@ -1,0 +1,132 @@
+"""The examples, run as a user runs them: each is a script in its own process.
+
+Each test starts ``python examples/NAME.py`` with this interpreter and checks
+what it prints. ``PYTHONPATH`` points at the repository root, so the scripts
+import this tree's ``gochan`` exactly as they would an installed one (the
+scripts themselves never touch ``sys.path``). ``PYTHONUNBUFFERED`` makes every
+line reach the test the moment it is written, so a test can time the lines.
+
+``GOCHAN_EXAMPLE_FAST=1`` shortens the sleeps of the examples whose timing no
+test checks; the timing tests run with the real durations.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+# Every run is bounded: an example that hangs fails its test after this long.
+RUN_TIMEOUT = 20.0
+
+
+@dataclass
+class Run:
+    """One finished run of an example: exit status, output, line arrival times."""
+
+    returncode: int
+    lines: list[str]  # stdout, one entry per line
+    times: list[float]  # when each stdout line arrived, seconds after the start
+    stderr: str
+    elapsed: float  # start to exit, seconds
+
+
+def run_example(name: str, *args: str, fast: bool = True) -> Run:
+    """Run ``examples/NAME`` as a script and return what it did.
+
+    Lines are read as they arrive, by a thread, so each gets a timestamp.
+    A run that outlives ``RUN_TIMEOUT`` is killed and fails the test.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("GOCHAN_EXAMPLE_FAST", None)
+    if fast:
+        env["GOCHAN_EXAMPLE_FAST"] = "1"
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / name), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    lines: list[str] = []
+    times: list[float] = []
+    err_chunks: list[str] = []
+
+    def read_stdout() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            times.append(time.monotonic() - start)
+            lines.append(line.rstrip("\n"))
+
+    def read_stderr() -> None:
+        assert proc.stderr is not None
+        err_chunks.append(proc.stderr.read())
+
+    readers = [threading.Thread(target=read_stdout), threading.Thread(target=read_stderr)]
+    for t in readers:
+        t.start()
+    try:
+        returncode = proc.wait(timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=RUN_TIMEOUT)
+        pytest.fail(f"{name} {' '.join(args)} still running after {RUN_TIMEOUT} s")
+    finally:
+        for t in readers:
+            t.join(timeout=RUN_TIMEOUT)
+    elapsed = time.monotonic() - start
+    return Run(returncode, lines, times, "".join(err_chunks), elapsed)
+
+
+def ok(run: Run) -> Run:
+    """Assert the run exited 0 with nothing on stderr, and return it."""
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""
+    return run
+
+
+# --- The guide ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def full_pattern() -> Run:
+    """One real-time run of the guide's program, shared by the tests that read it."""
+    return run_example("guide_full_pattern.py", fast=False)
+
+
+def test_guide_full_pattern_processes_each_job_once_then_shuts_down(full_pattern: Run) -> None:
+    run = ok(full_pattern)
+    started = [re.fullmatch(r"Worker ([123]) started job (\d)", line) for line in run.lines]
+    finished = [re.fullmatch(r"Worker ([123]) finished job (\d)", line) for line in run.lines]
+    assert sorted(m[2] for m in started if m) == ["1", "2", "3", "4", "5"]
+    assert sorted(m[2] for m in finished if m) == ["1", "2", "3", "4", "5"]
+    assert len(run.lines) == 11
+    assert run.lines[-1] == "Shutdown complete"
+    # Each job finishes on the worker that started it, after it started it.
+    for m in filter(None, finished):
+        assert run.lines.index(f"Worker {m[1]} started job {m[2]}") < run.lines.index(m[0])
+
+
+def test_guide_full_pattern_runs_the_jobs_in_parallel(full_pattern: Run) -> None:
+    run = ok(full_pattern)
+    # Five half-second jobs on three workers take two rounds (1 s); one worker
+    # would take 2.5 s. Timed from the first line, so start-up does not count.
+    took = run.times[-1] - run.times[0]
+    assert 0.95 <= took < 2.0, f"{took:.2f} s"
+    # The first round starts together: three jobs before any finishes.
+    assert [line.split()[2] for line in run.lines[:3]] == ["started"] * 3
