@@ -137,11 +137,13 @@ class Chan(Generic[T]):
 
     def _send_ready(self) -> bool:
         """Whether a send would not block (or would raise); lock held."""
-        return self._closed or len(self._buf) < self._cap or has_live(self._recvq)
+        if self._closed or len(self._buf) < self._cap:
+            return True
+        return bool(self._recvq) and has_live(self._recvq)
 
     def _recv_ready(self) -> bool:
         """Whether a receive would not block; lock held."""
-        return bool(self._buf) or self._closed or has_live(self._sendq)
+        return bool(self._buf) or self._closed or (bool(self._sendq) and has_live(self._sendq))
 
     def _unpark(self, q: deque[Sudog], sg: Sudog) -> None:
         """Remove a cancelled or stale sudog of ours from ``q``, if still there."""
@@ -158,7 +160,8 @@ class Chan(Generic[T]):
         when the channel is closed while waiting, and :class:`TimeoutError`
         when ``timeout`` expires (nothing was sent).
         """
-        timeout = check_timeout(timeout)
+        if timeout is not None:
+            timeout = check_timeout(timeout)
         with self._lock:
             result = self._send_locked(value)
             if result == _NOT_READY:
@@ -188,7 +191,8 @@ class Chan(Generic[T]):
 
         Raises :class:`TimeoutError` when ``timeout`` expires (nothing was taken).
         """
-        timeout = check_timeout(timeout)
+        if timeout is not None:
+            timeout = check_timeout(timeout)
         with self._lock:
             ready, value, ok = self._recv_locked()
             if not ready:

@@ -25,7 +25,7 @@ import random
 from typing import Any, Final
 
 from gochan._waiter import Sudog, Waiter, check_timeout
-from gochan.chan import _CLOSED, _NOT_READY, Chan, ClosedChannelError, _NilChan
+from gochan.chan import _CLOSED, _NOT_READY, Chan, ClosedChannelError, _NilChan, nilchan
 
 __all__ = ["default", "select"]
 
@@ -63,32 +63,48 @@ _BAD_CASE = (
 )
 
 
-def _parse(cases: tuple[Any, ...]) -> tuple[list[tuple[Chan[Any] | None, int, Any]], int]:
-    """Turn the cases into ``(chan, kind, value)`` and find ``default``'s index.
+def _parse(
+    cases: tuple[Any, ...],
+) -> tuple[list[tuple[Chan[Any] | None, int, Any]], int, list[Chan[Any]]]:
+    """Turn the cases into ``(chan, kind, value)``, find ``default``, list the channels.
 
     A nil channel's case (and ``default``) is kept, for its index, with
-    ``chan`` None. Raises TypeError, before anything happens, for anything
-    that is not a case.
+    ``chan`` None. The channels come once each, in lock order. Raises
+    TypeError, before anything happens, for anything that is not a case.
     """
     parsed: list[tuple[Chan[Any] | None, int, Any]] = []
+    chans: list[Chan[Any]] = []
     default_index = -1
     for i, case in enumerate(cases):
-        if case is default:
-            if default_index >= 0:
-                raise TypeError("select: multiple defaults in select")
-            default_index = i
-            parsed.append((None, -1, None))
-            continue
-        value = None
-        method = case
-        if type(case) is tuple and len(case) == 2:
+        try:  # the common case, a receive: ch.recv or ch.recv_ok
+            kind = _KIND[case.__func__]
+            ch = case.__self__
+            value = None
+            if kind == _SEND:
+                raise TypeError(_BAD_CASE.format(i, case))
+        except (AttributeError, KeyError, TypeError):
+            if case is default:
+                if default_index >= 0:
+                    raise TypeError("select: multiple defaults in select") from None
+                default_index = i
+                parsed.append((None, -1, None))
+                continue
+            if type(case) is not tuple or len(case) != 2:
+                raise TypeError(_BAD_CASE.format(i, case)) from None
             method, value = case
-        kind = _KIND.get(getattr(method, "__func__", None))
-        ch = getattr(method, "__self__", None)
-        if kind is None or (kind == _SEND) != (method is not case) or not isinstance(ch, Chan):
-            raise TypeError(_BAD_CASE.format(i, case))
-        parsed.append((None if isinstance(ch, _NilChan) else ch, kind, value))
-    return parsed, default_index
+            kind = _KIND.get(getattr(method, "__func__", None), -1)
+            ch = getattr(method, "__self__", None)
+            if kind != _SEND or not isinstance(ch, Chan):
+                raise TypeError(_BAD_CASE.format(i, case)) from None
+        if ch is nilchan:
+            parsed.append((None, kind, value))
+            continue
+        parsed.append((ch, kind, value))
+        if ch not in chans:
+            chans.append(ch)
+    if len(chans) > 1:
+        chans.sort(key=id)  # the lock order
+    return parsed, default_index, chans
 
 
 def _result(kind: int, value: Any, ok: bool) -> Any:
@@ -124,9 +140,9 @@ def select(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
     case took effect; ``timeout=0`` polls once. A selected send on a closed
     channel raises :class:`ClosedChannelError`.
     """
-    timeout = check_timeout(timeout)
-    parsed, default_index = _parse(cases)
-    chans = sorted({id(ch): ch for ch, _, _ in parsed if ch is not None}.values(), key=id)
+    if timeout is not None:
+        timeout = check_timeout(timeout)
+    parsed, default_index, chans = _parse(cases)
     if not chans and default_index < 0:
         Waiter().wait(timeout)  # nothing can ever be ready
         raise TimeoutError("select timed out")
