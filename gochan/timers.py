@@ -47,7 +47,9 @@ __all__ = ["Ticker", "Timer", "after", "after_func", "tick"]
 
 def _duration(seconds: object, what: str) -> float:
     """Validate a duration in seconds: any real number but NaN (and not a bool)."""
-    if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real):
+    # float and int first: isinstance stops at the first match, sparing the
+    # slower ABC check in the common case.
+    if isinstance(seconds, bool) or not isinstance(seconds, (float, int, numbers.Real)):
         kind = type(seconds).__name__
         raise TypeError(f"{what}: duration must be a number of seconds, got {kind}")
     d = float(seconds)
