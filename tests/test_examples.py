@@ -130,3 +130,38 @@ def test_guide_full_pattern_runs_the_jobs_in_parallel(full_pattern: Run) -> None
     assert 0.95 <= took < 2.0, f"{took:.2f} s"
     # The first round starts together: three jobs before any finishes.
     assert [line.split()[2] for line in run.lines[:3]] == ["started"] * 3
+
+
+def test_guide_worker_pool_handles_every_job_once_then_shuts_down() -> None:
+    run = run_example("guide_worker_pool.py")
+    assert run.returncode == 0, run.stderr
+    processing = [re.fullmatch(r"Worker [123] processing job (\d)", line) for line in run.lines]
+    assert sorted(m[1] for m in processing if m) == [str(n) for n in range(1, 9)]
+    finished = [re.fullmatch(r"Worker [123] finished job (\d)", line) for line in run.lines]
+    assert sorted(m[1] for m in finished if m) == ["1", "4", "5", "8"]
+    assert run.lines[-2:] == ["All workers finished. Safe to exit.", "Shutdown complete"]
+    assert len(run.lines) == 8 + 4 + 2
+    # The failures are logged on stderr, Go's log format, and the pool went on.
+    failures = re.findall(r"(?m)^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d Job failed: (.*)$", run.stderr)
+    assert sorted(failures) == [
+        "job 2: malformed payload b''",
+        "job 3: context deadline exceeded",
+        "job 6: malformed payload b'rotate:dog.jpg'",
+        "job 7: context deadline exceeded",
+    ]
+    assert len(run.stderr.splitlines()) == 4
+
+
+def test_guide_worker_pool_shutdown_times_out_on_a_hung_worker() -> None:
+    run = run_example("guide_worker_pool.py", "--hung-worker")
+    assert run.returncode == 1, run.stderr
+    processing = [re.fullmatch(r"Worker [123] processing job (\d)", line) for line in run.lines]
+    assert sorted(m[1] for m in processing if m) == [str(n) for n in range(1, 10)]
+    assert "Shutdown complete" not in run.lines
+    assert "All workers finished. Safe to exit." not in run.lines
+    assert run.lines[-2:] == [
+        "Timed out after 1.0 s waiting for the workers.",
+        "Shutdown timed out: exiting with a worker still busy",
+    ]
+    # It waited out the 1 s timeout, then left instead of hanging.
+    assert 1.0 <= run.elapsed < RUN_TIMEOUT / 2
