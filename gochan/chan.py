@@ -145,6 +145,14 @@ class Chan(Generic[T]):
         """Whether a receive would not block; lock held."""
         return bool(self._buf) or self._closed or (bool(self._sendq) and has_live(self._sendq))
 
+    def _park_recv(self, sg: Sudog) -> None:
+        """Queue a receiver that is about to park; lock held.
+
+        The hook lets a timer channel arm its timer only while somebody
+        waits on it (Go 1.23's lazy timer channels).
+        """
+        self._recvq.append(sg)
+
     def _unpark(self, q: deque[Sudog], sg: Sudog) -> None:
         """Remove a cancelled or stale sudog of ours from ``q``, if still there."""
         with self._lock, contextlib.suppress(ValueError):  # a partner dropped it as stale
@@ -200,7 +208,7 @@ class Chan(Generic[T]):
                     raise TimeoutError("receive timed out")
                 waiter = Waiter()
                 sg = Sudog(waiter, 0, None)
-                self._recvq.append(sg)
+                self._park_recv(sg)
         if ready:
             return value, ok
         try:

@@ -182,7 +182,7 @@ def select(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
             if kind == _SEND:
                 c._sendq.append(sg)
             else:
-                c._recvq.append(sg)
+                c._park_recv(sg)
             sudogs.append((c, sg, kind))
     finally:
         for ch in chans:
