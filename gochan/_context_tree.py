@@ -1,0 +1,579 @@
+"""The cancellation tree behind :mod:`gochan.context` (Go: ``context.go``'s ``cancelCtx``).
+
+Node types: ``_EmptyCtx`` (background/todo), ``_CancelCtx`` (with_cancel and
+friends; ``_TimerCtx`` adds a deadline, ``_AfterFuncCtx`` a function to run),
+``_ValueCtx`` (one key/value pair) and ``_WithoutCancelCtx``. Anything else
+that has ``done``/``err``/``deadline``/``value`` is a *foreign* context.
+
+Invariants (every mutable field of a ``_CancelCtx`` -- ``_err``, ``_cause``,
+``_done``, ``_children``, ``_stop_parent`` and the subclasses' ``_timer``,
+``_fired`` -- is guarded by its ``_mu``; nothing relies on the GIL):
+
+1. ``_err`` goes from ``None`` to an exception exactly once and never changes
+   again. In that same critical section (``_finish``) ``_done`` is closed (or,
+   never asked for, set to the shared closed channel), ``_cause`` is set and
+   ``_children`` is taken. So ``err() is not None`` iff ``done()`` is closed,
+   and a canceled node never gains a child.
+2. A node is in its parent's ``_children`` only while both are not canceled:
+   it is added under the parent's ``_mu`` only if the parent's ``_err`` is
+   ``None`` (otherwise it is canceled instead), the parent's cancel takes the
+   whole set, and a node canceled on its own removes itself afterwards
+   (``_detach``). A child made while its parent is being canceled is thus
+   either registered first (and canceled by the parent's walk) or born
+   canceled, never missed; and a long-lived parent holds no canceled child.
+   An empty set is dropped (``None``), so a burst of children leaves no
+   grown hash table behind.
+3. Lock order is tree order: a thread holding a node's ``_mu`` only ever
+   acquires the ``_mu`` of that node's *children*. ``_cancel`` walks the
+   subtree iteratively (no recursion limit on deep chains), holding the
+   locks of the path from its root, as Go holds ``c.mu`` while canceling
+   children; ``_detach`` locks the parent only after the node's own lock is
+   released. No cycle, hence no deadlock; and a ``_cancel`` that returns has
+   seen every descendant canceled (a concurrent canceler of a subtree holds
+   that subtree's root lock until it is done).
+4. The scheduler's lock and channel locks are leaves below ours: we may call
+   ``Chan.close`` and ``schedule`` with a ``_mu`` held; neither calls back
+   into a context while holding its own lock. Timer handles are canceled,
+   ``after_func`` goroutines started and foreign contexts called with no
+   ``_mu`` held, so user code never runs under our locks.
+5. Each node owns its ``err()`` object: a new ``Canceled`` or
+   ``DeadlineExceeded`` is made per node (raising one never touches another
+   context's traceback); ``err()`` then returns that same object every call.
+   ``_cause`` is shared, as in Go; ``None`` there means "no cause given" and
+   ``cause()`` falls back to ``err()``.
+
+Cost: a node is one lock and a few slots; its done channel is made only when
+asked for. Deadlines are entries in the one shared timer thread
+(``gochan._scheduler``); canceling drops the entry. A child of a *foreign*
+parent costs a goroutine that waits on both ``done()`` channels (as Go's
+``propagateCancel``), unless the parent offers ``after_func(fn) -> stop``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+from gochan._scheduler import TimerHandle, schedule
+from gochan.chan import Chan, ClosedChannelError, RecvChan, nilchan
+from gochan.goroutine import go
+from gochan.select import default, select
+
+__all__ = ["Canceled", "Context", "DeadlineExceeded"]
+
+
+class Canceled(Exception):
+    """The context was canceled (Go: ``context.Canceled``, "context canceled").
+
+    Test for it with ``isinstance(ctx.err(), Canceled)``: each context owns
+    its own instance, so compare by type, not identity.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(args or ("context canceled",)))
+
+
+class DeadlineExceeded(TimeoutError):
+    """The context's deadline passed (Go: ``context.DeadlineExceeded``).
+
+    A :class:`TimeoutError`, so ``except TimeoutError`` catches it; its
+    message is "context deadline exceeded".
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(args or ("context deadline exceeded",)))
+
+
+@runtime_checkable
+class Context(Protocol):
+    """What every context offers (Go: ``context.Context``).
+
+    Implement these four methods and your own type can be a parent of any
+    gochan context, as in Go.
+    """
+
+    def done(self) -> RecvChan[None]:
+        """A channel closed when the context is canceled; the same one every call.
+
+        ``nilchan`` for a context that can never be canceled. Go: ``Done``.
+        """
+
+    def err(self) -> BaseException | None:
+        """``None`` until done, then :class:`Canceled` or :class:`DeadlineExceeded`.
+
+        Once set it never changes. Go: ``Err``.
+        """
+
+    def deadline(self) -> tuple[float | None, bool]:
+        """``(when, True)`` (a ``time.monotonic()`` value), or ``(None, False)``.
+
+        Go: ``Deadline``.
+        """
+
+    def value(self, key: Any) -> Any:
+        """The value bound to ``key`` here or in the nearest ancestor, else ``None``.
+
+        Go: ``Value``.
+        """
+
+
+def _copy_err(err: BaseException) -> BaseException:
+    """A node's own ``err()`` object (invariant 5); foreign errors are shared."""
+    t = type(err)
+    if t is Canceled or t is DeadlineExceeded:
+        return t(*err.args)
+    return err
+
+
+# Templates passed down a cancel walk; every node copies them (never escape).
+_CANCELED = Canceled()
+_DEADLINE_EXCEEDED = DeadlineExceeded()
+
+# A closed channel shared by every node canceled before ``done()`` was asked.
+_closed: Chan[None] = Chan()
+_closed.close()
+
+
+class _CancelKey:
+    """``value(_CANCEL_KEY)`` finds the nearest ``_CancelCtx`` (Go: ``&cancelCtxKey``)."""
+
+    __slots__ = ()
+
+
+_CANCEL_KEY = _CancelKey()
+
+
+def _no_none_key(key: object) -> None:
+    if key is None:
+        raise TypeError("context: key must not be None")
+
+
+class _Ctx:
+    """Base of gochan's own context types (lets a check skip the protocol test)."""
+
+    __slots__ = ()
+
+    def value(self, key: Any) -> Any:
+        """The value bound to ``key`` here or in the nearest ancestor, else ``None``.
+
+        Keys are compared with ``==``. Go: ``Context.Value``.
+        """
+        _no_none_key(key)
+        return _lookup(self, key)
+
+
+class _EmptyCtx(_Ctx):
+    """``background()`` and ``todo()``: never canceled, no values, no deadline."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def done(self) -> RecvChan[None]:
+        """``nilchan``: this context is never canceled."""
+        return nilchan
+
+    def err(self) -> BaseException | None:
+        """Always ``None``."""
+        return None
+
+    def deadline(self) -> tuple[float | None, bool]:
+        """Always ``(None, False)``."""
+        return None, False
+
+    def __repr__(self) -> str:
+        return f"context.{self._name}()"
+
+
+class _CancelCtx(_Ctx):
+    """A cancelable node (Go: ``cancelCtx``); see the module invariants."""
+
+    __slots__ = (
+        "__weakref__",
+        "_cause",
+        "_children",
+        "_deadline",
+        "_done",
+        "_err",
+        "_mu",
+        "_parent",
+        "_registered_with",
+        "_stop_parent",
+    )
+
+    _kind = "with_cancel"
+
+    def __init__(self, parent: Context, deadline: tuple[float | None, bool]) -> None:
+        self._parent = parent
+        self._deadline = deadline
+        self._mu = threading.Lock()
+        self._done: Chan[None] | None = None
+        self._err: BaseException | None = None
+        self._cause: BaseException | None = None
+        self._children: set[_CancelCtx] | None = None
+        # Set once while the node is being made (before anyone else sees it).
+        self._registered_with: _CancelCtx | None = None
+        self._stop_parent: Callable[[], object] | None = None
+
+    def done(self) -> RecvChan[None]:
+        """The channel closed on cancellation, made on first use. Go: ``Done``."""
+        with self._mu:
+            d = self._done
+            if d is None:
+                d = self._done = Chan()
+            return d
+
+    def err(self) -> BaseException | None:
+        """``None``, or this context's :class:`Canceled`/:class:`DeadlineExceeded`."""
+        with self._mu:
+            return self._err
+
+    def deadline(self) -> tuple[float | None, bool]:
+        """The nearest deadline of this context or its ancestors. Go: ``Deadline``."""
+        return self._deadline
+
+    # -- cancellation ----------------------------------------------------
+
+    def _finish(
+        self, err: BaseException, cause: BaseException | None
+    ) -> set[_CancelCtx] | None:
+        """Cancel this node alone (invariant 1) and return its children with ``_mu`` HELD.
+
+        Returns ``None``, lock released, if it was already canceled.
+        """
+        self._mu.acquire()
+        if self._err is not None:
+            self._mu.release()
+            return None
+        self._err = _copy_err(err)
+        self._cause = cause
+        d = self._done
+        if d is None:
+            self._done = _closed
+        else:
+            try:
+                d.close()
+            except ClosedChannelError:
+                pass  # somebody closed our done channel by hand: it is closed anyway
+        children = self._children
+        self._children = None
+        return children if children is not None else set()
+
+    def _cancel(
+        self, remove_from_parent: bool, err: BaseException, cause: BaseException | None
+    ) -> None:
+        """Cancel this node and every descendant, once each (Go: ``cancelCtx.cancel``).
+
+        Walks the subtree depth-first with an explicit stack (invariant 3),
+        so a chain of any depth is fine.
+        """
+        children = self._finish(err, cause)
+        if children is None:
+            return
+        canceled = [self]
+        stack = [(self, iter(children))]
+        try:
+            while stack:
+                node, it = stack[-1]
+                for child in it:
+                    grandchildren = child._finish(err, cause)
+                    if grandchildren is not None:
+                        canceled.append(child)
+                        stack.append((child, iter(grandchildren)))
+                        break
+                else:
+                    stack.pop()
+                    node._mu.release()
+        finally:
+            # Only reached with a non-empty stack if an asynchronous exception
+            # (KeyboardInterrupt) struck mid-walk: never leave a lock held.
+            for node, _ in reversed(stack):
+                node._mu.release()
+        for node in canceled:
+            node._after_cancel()
+        if remove_from_parent:
+            self._detach()
+
+    def _after_cancel(self) -> None:
+        """Subclass hook, run with no lock held once this node is canceled."""
+
+    def _detach(self) -> None:
+        """Stop the parent from tracking this canceled node (invariant 2)."""
+        p = self._registered_with
+        if p is not None:
+            with p._mu:
+                siblings = p._children
+                if siblings is not None:
+                    siblings.discard(self)
+                    if not siblings:
+                        p._children = None
+        with self._mu:
+            stop, self._stop_parent = self._stop_parent, None
+        if stop is not None:
+            stop()
+
+    def _cancel_by_user(self) -> None:
+        """The ``cancel`` function handed to users: idempotent, any thread."""
+        self._cancel(True, _CANCELED, None)
+
+    def _cancel_with_cause(self, cause: BaseException | None) -> None:
+        """The ``cancel(cause)`` function of ``with_cancel_cause``."""
+        if cause is not None and not isinstance(cause, BaseException):
+            raise TypeError(
+                f"context: cause must be an exception or None, got {type(cause).__name__}"
+            )
+        self._cancel(True, _CANCELED, cause)
+
+    def __repr__(self) -> str:
+        with self._mu:
+            state = "active" if self._err is None else type(self._err).__name__
+        return f"<context.{self._kind} {state} at {id(self):#x}>"
+
+
+class _TimerCtx(_CancelCtx):
+    """A cancelable node with its own deadline (Go: ``timerCtx``)."""
+
+    __slots__ = ("_timer",)
+
+    _kind = "with_deadline"
+
+    def __init__(self, parent: Context, when: float) -> None:
+        super().__init__(parent, (when, True))
+        self._timer: TimerHandle | None = None
+
+    def _start_timer(self, when: float, cause: BaseException | None) -> None:
+        """Schedule expiry on the shared timer thread, unless already canceled."""
+
+        def expire() -> None:
+            self._cancel(True, _DEADLINE_EXCEEDED, cause)
+
+        handle: TimerHandle | None = schedule(when, expire)
+        with self._mu:
+            if self._err is None:
+                self._timer, handle = handle, None
+        if handle is not None:
+            handle.cancel()  # canceled meanwhile: leave nothing in the timer thread
+
+    def _after_cancel(self) -> None:
+        with self._mu:
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+
+
+class _AfterFuncCtx(_CancelCtx):
+    """Runs ``fn`` in a goroutine once its parent is done (Go: ``afterFuncCtx``)."""
+
+    __slots__ = ("_fired", "_fn")
+
+    _kind = "after_func"
+
+    def __init__(self, parent: Context, fn: Callable[[], object]) -> None:
+        super().__init__(parent, parent.deadline())
+        self._fn = fn
+        self._fired = False  # fn started, or stopped for good
+
+    def _claim(self) -> bool:
+        """Claim the one-time decision run/stop; True for the first caller."""
+        with self._mu:
+            first = not self._fired
+            self._fired = True
+            return first
+
+    def _after_cancel(self) -> None:
+        if self._claim():
+            go(self._fn)
+
+    def _stop(self) -> bool:
+        """Go: the ``stop`` function returned by ``AfterFunc``."""
+        stopped = self._claim()
+        if stopped:
+            self._cancel(True, _CANCELED, None)
+        return stopped
+
+
+class _ValueCtx(_Ctx):
+    """One key/value pair over a parent (Go: ``valueCtx``).
+
+    Immutable. ``_base`` is the nearest ancestor that is not a ``_ValueCtx``;
+    ``done``/``err``/``deadline`` go straight to it (no recursion on long
+    chains).
+    """
+
+    __slots__ = ("_base", "_key", "_parent", "_val")
+
+    def __init__(self, parent: Context, key: object, val: object) -> None:
+        self._parent = parent
+        self._base: Context = parent._base if isinstance(parent, _ValueCtx) else parent
+        self._key = key
+        self._val = val
+
+    def done(self) -> RecvChan[None]:
+        """The parent's done channel."""
+        return self._base.done()
+
+    def err(self) -> BaseException | None:
+        """The parent's error."""
+        return self._base.err()
+
+    def deadline(self) -> tuple[float | None, bool]:
+        """The parent's deadline."""
+        return self._base.deadline()
+
+    def __repr__(self) -> str:
+        return f"<context.with_value key={self._key!r} at {id(self):#x}>"
+
+
+class _WithoutCancelCtx(_Ctx):
+    """Keeps the parent's values, never canceled (Go: ``withoutCancelCtx``)."""
+
+    __slots__ = ("_parent",)
+
+    def __init__(self, parent: Context) -> None:
+        self._parent = parent
+
+    def done(self) -> RecvChan[None]:
+        """``nilchan``: never canceled."""
+        return nilchan
+
+    def err(self) -> BaseException | None:
+        """Always ``None``."""
+        return None
+
+    def deadline(self) -> tuple[float | None, bool]:
+        """Always ``(None, False)``."""
+        return None, False
+
+    def __repr__(self) -> str:
+        return f"<context.without_cancel at {id(self):#x}>"
+
+
+def _lookup(ctx: Context | _Ctx, key: object) -> Any:
+    """Go's ``value()``: walk up the chain iteratively, nearest first."""
+    while True:
+        if isinstance(ctx, _ValueCtx):
+            k = ctx._key
+            if key is not _CANCEL_KEY and (k is key or k == key):
+                return ctx._val
+            ctx = ctx._parent
+        elif isinstance(ctx, _CancelCtx):
+            if key is _CANCEL_KEY:
+                return ctx
+            ctx = ctx._parent
+        elif isinstance(ctx, _WithoutCancelCtx):
+            if key is _CANCEL_KEY:
+                return None
+            ctx = ctx._parent
+        elif isinstance(ctx, _EmptyCtx):
+            return None
+        else:
+            return ctx.value(key)
+
+
+def check_parent(parent: object) -> None:
+    """``TypeError`` unless ``parent`` can be a parent context."""
+    if parent is None:
+        raise TypeError("cannot create context from None parent")
+    if isinstance(parent, _Ctx):
+        return
+    for name in ("done", "err", "deadline", "value"):
+        if not callable(getattr(parent, name, None)):
+            raise TypeError(
+                f"parent must be a Context (with done/err/deadline/value), "
+                f"got {type(parent).__name__}"
+            )
+
+
+def check_when(value: object, what: str) -> float:
+    """A time in seconds as a float: ``TypeError`` if not a number, ``ValueError`` if NaN."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"context: {what} must be a number of seconds, got {type(value).__name__}")
+    when = float(value)
+    if math.isnan(when):
+        raise ValueError(f"context: {what} must not be NaN")
+    return when
+
+
+def cause(ctx: Context) -> BaseException | None:
+    """Why ``ctx`` was canceled: the cause given to ``cancel``, else ``ctx.err()``.
+
+    ``None`` while ``ctx`` is not canceled. Go: ``context.Cause``.
+    """
+    if ctx is None:
+        raise TypeError("context.cause: ctx must not be None")
+    cc = _lookup(ctx, _CANCEL_KEY)
+    if isinstance(cc, _CancelCtx):
+        with cc._mu:
+            c = cc._cause
+        if c is not None:
+            return c
+    return ctx.err()
+
+
+def _parent_err(parent: Context) -> BaseException:
+    """A foreign parent's error once it is done (``Canceled`` if it says ``None``)."""
+    err = parent.err()
+    return err if err is not None else _CANCELED
+
+
+def propagate(child: _CancelCtx, parent: Context) -> None:
+    """Arrange for ``parent``'s cancellation to cancel ``child`` (Go: ``propagateCancel``).
+
+    Called once while ``child`` is being made, before it is returned.
+    """
+    base = parent._base if isinstance(parent, _ValueCtx) else parent
+    if isinstance(base, _CancelCtx):
+        _register(child, base)
+        return
+    if isinstance(base, (_EmptyCtx, _WithoutCancelCtx)):
+        return  # never canceled
+    # A foreign parent.
+    done = parent.done()
+    if done is nilchan:
+        return
+    if select(done.recv_ok, default)[0] == 0:
+        child._cancel(False, _parent_err(parent), cause(parent))
+        return
+    inner = parent.value(_CANCEL_KEY)
+    if isinstance(inner, _CancelCtx) and inner.done() is done:
+        # A foreign type wrapping one of ours without changing done(): as Go.
+        _register(child, inner)
+        return
+    after = getattr(parent, "after_func", None)
+    if callable(after):
+
+        def on_parent_done() -> None:
+            child._cancel(False, _parent_err(parent), cause(parent))
+
+        stop = after(on_parent_done)
+        with child._mu:
+            child._stop_parent = stop
+        return
+    go(_watch, parent, done, child)
+
+
+def _register(child: _CancelCtx, p: _CancelCtx) -> None:
+    """Add ``child`` to ``p``'s children, or cancel it if ``p`` is canceled (invariant 2)."""
+    with p._mu:
+        err = p._err
+        if err is None:
+            child._registered_with = p
+            if p._children is None:
+                p._children = set()
+            p._children.add(child)
+            return
+        c = p._cause
+    # Born canceled. The child is not visible to anyone yet, so doing this
+    # after releasing p._mu is the same as doing it under it, and keeps the
+    # child's after-cancel work (goroutine start) off p's lock.
+    child._cancel(False, err, c)
+
+
+def _watch(parent: Context, parent_done: RecvChan[None], child: _CancelCtx) -> None:
+    """The goroutine for a child of a foreign parent: exits when either is done."""
+    i, _ = select(parent_done.recv_ok, child.done().recv_ok)
+    if i == 0:
+        child._cancel(False, _parent_err(parent), cause(parent))
