@@ -165,3 +165,29 @@ def test_guide_worker_pool_shutdown_times_out_on_a_hung_worker() -> None:
     ]
     # It waited out the 1 s timeout, then left instead of hanging.
     assert 1.0 <= run.elapsed < RUN_TIMEOUT / 2
+
+
+# --- Classic Go programs --------------------------------------------------------
+
+
+def test_prime_sieve_prints_the_first_ten_primes() -> None:
+    run = ok(run_example("prime_sieve.py"))
+    assert run.lines == ["2", "3", "5", "7", "11", "13", "17", "19", "23", "29"]
+
+
+def test_prime_sieve_takes_the_count_from_the_command_line() -> None:
+    run = ok(run_example("prime_sieve.py", "30"))
+    assert len(run.lines) == 30
+    assert run.lines[-1] == "113"
+
+
+def test_pipeline_takes_one_square_and_cancels_every_stage() -> None:
+    run = ok(run_example("pipeline.py"))
+    assert run.lines[0] in ("4", "9")
+    # The example's own goleak-style check passed: nothing left blocked.
+    assert run.lines[1:] == ["All pipeline goroutines have exited."]
+
+
+def test_timeouts_first_call_times_out_second_answers() -> None:
+    run = ok(run_example("timeouts.py"))
+    assert run.lines == ["timeout 1", "result 2"]
