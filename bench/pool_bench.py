@@ -1,0 +1,254 @@
+"""Worker-pool benchmark: ``gochan.pool.Pool`` vs ``ThreadPoolExecutor(8)``.
+
+Run from the repository root::
+
+    .venv/bin/python bench/pool_bench.py            # full run
+    .venv/bin/python bench/pool_bench.py --quick    # smoke run
+    .venv/bin/python bench/pool_bench.py --json results.json
+
+Three workloads, each measured for both sides in the same run, in
+interleaved rounds (see ``_harness``):
+
+* ``no-op jobs``: submit N no-op jobs to 8 workers, then wait for all of
+  them (the pool's ``shutdown()``, the executor's ``shutdown(wait=True)``),
+  with all the pool's bookkeeping on (counters, per-job accounting). The
+  clock includes making the pool or executor, as a user would pay it.
+* ``1 ms jobs``: the same with jobs that sleep 1 ms; the figure is the
+  scheduling overhead per job, i.e. the elapsed time minus the ideal
+  ``N * 1 ms / 8``, divided by N.
+* ``memory, 100k backlog``: tracemalloc's peak while a producer submits
+  100,000 jobs faster than the workers run them (they are held until the
+  producer is done, or is blocked by back-pressure). The pool's bounded
+  queue blocks the producer; the executor queues every job.
+
+Every workload checks that each job ran exactly once, so a broken pool
+fails the bench instead of printing a number.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _harness as h
+
+h.use_repo_gochan()
+
+from gochan import pool  # noqa: E402
+from gochan.context import Context  # noqa: E402
+
+WORKERS = 8
+QUEUE_SIZE = 100
+
+# Sizes: (default, --quick).
+_NOOP_JOBS = (100_000, 20_000)
+_SLEEP_JOBS = (4_000, 800)
+_BACKLOG_JOBS = (100_000, 20_000)
+_ROUNDS = (5, 3)
+
+_SLEEP = 0.001
+
+
+class _Tally:
+    """Counts job runs (locked), to check that each job ran exactly once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.n = 0
+
+    def hit(self) -> None:
+        with self._lock:
+            self.n += 1
+
+
+def _check(what: str, ran: int, want: int) -> None:
+    if ran != want:
+        raise RuntimeError(f"{what}: {ran} jobs ran, expected {want}")
+
+
+def _pool_run(n: int, work: Callable[[], None]) -> float:
+    """Seconds to push ``n`` jobs through a Pool(8) and wait for all of them."""
+    tally = _Tally()
+
+    def handler(ctx: Context, job: pool.Job[int]) -> None:
+        work()
+        tally.hit()
+
+    t0 = time.perf_counter()
+    p: pool.Pool[int, None] = pool.Pool(handler, workers=WORKERS, queue_size=QUEUE_SIZE)
+    for i in range(n):
+        p.submit(i)
+    report = p.shutdown()
+    elapsed = time.perf_counter() - t0
+    _check("pool", tally.n, n)
+    if report.stats.succeeded != n or report.internal_errors:
+        raise RuntimeError(f"pool: bad report {report.stats}")
+    return elapsed
+
+
+def _executor_run(n: int, work: Callable[[], None]) -> float:
+    """Seconds to push ``n`` jobs through ThreadPoolExecutor(8) and wait for all."""
+    tally = _Tally()
+
+    def task() -> None:
+        work()
+        tally.hit()
+
+    t0 = time.perf_counter()
+    ex = ThreadPoolExecutor(WORKERS)
+    futures = [ex.submit(task) for _ in range(n)]
+    ex.shutdown(wait=True)
+    elapsed = time.perf_counter() - t0
+    for f in futures:
+        f.result()
+    _check("executor", tally.n, n)
+    return elapsed
+
+
+def _noop() -> None:
+    pass
+
+
+def _sleep() -> None:
+    time.sleep(_SLEEP)
+
+
+def bench_noop(n: int, rounds: int) -> h.Row:
+    """No-op jobs: microseconds per job, pool vs executor."""
+    row = h.compare(
+        f"no-op jobs ({n:,}, 8 workers)",
+        "us/job",
+        lambda: _pool_run(n, _noop) / n,
+        lambda: _executor_run(n, _noop) / n,
+        rounds=rounds,
+        target=">= 3x",
+        min_ratio=3.0,
+    )
+    row.extra["jobs_per_s_pool"] = round(1e6 / row.gochan) if row.gochan else None
+    return row
+
+
+def bench_sleep(n: int, rounds: int) -> h.Row:
+    """1 ms jobs: scheduling overhead per job beyond the ideal N * 1 ms / 8."""
+    ideal = n * _SLEEP / WORKERS
+
+    def overhead(run: Callable[[int, Callable[[], None]], float]) -> Callable[[], float]:
+        return lambda: max(run(n, _sleep) - ideal, 0.0) / n
+
+    row = h.compare(
+        f"1 ms jobs ({n:,}, 8 workers)",
+        "us/job overhead",
+        overhead(_pool_run),
+        overhead(_executor_run),
+        rounds=rounds,
+        target="report",
+    )
+    row.note = f"ideal {ideal:.2f} s"
+    return row
+
+
+def _peak_memory(submit_all: Callable[[threading.Event], Callable[[], None]]) -> int:
+    """tracemalloc's peak (bytes) above the start while ``submit_all`` runs."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        gate = threading.Event()
+        finish = submit_all(gate)
+        _, peak = tracemalloc.get_traced_memory()
+        gate.set()
+        finish()
+    finally:
+        tracemalloc.stop()
+    return peak
+
+
+def bench_memory(n: int) -> h.Row:
+    """Peak memory of a producer pushing ``n`` jobs at workers held back."""
+
+    def pool_side(gate: threading.Event) -> Callable[[], None]:
+        tally = _Tally()
+
+        def handler(ctx: Context, job: pool.Job[int]) -> None:
+            gate.wait()
+            tally.hit()
+
+        p: pool.Pool[int, None] = pool.Pool(handler, workers=WORKERS, queue_size=QUEUE_SIZE)
+
+        def producer() -> None:
+            for i in range(n):
+                p.submit(i)
+
+        t = threading.Thread(target=producer, daemon=True)
+        t.start()
+        # Back-pressure: the producer ends up parked on the full queue
+        # (after filling it and handing one job to each held worker).
+        h.wait_until(
+            lambda: p._jobs.statistics().waiting_senders == 1,
+            what="the producer blocked on the full queue",
+        )
+
+        def finish() -> None:
+            t.join()
+            p.shutdown()
+            _check("pool (memory)", tally.n, n)
+
+        return finish
+
+    def executor_side(gate: threading.Event) -> Callable[[], None]:
+        tally = _Tally()
+
+        def task() -> None:
+            gate.wait()
+            tally.hit()
+
+        ex = ThreadPoolExecutor(WORKERS)
+        futures: list[Future[Any]] = [ex.submit(task) for _ in range(n)]
+
+        def finish() -> None:
+            ex.shutdown(wait=True)
+            for f in futures:
+                f.result()
+            _check("executor (memory)", tally.n, n)
+
+        return finish
+
+    pool_peak = _peak_memory(pool_side)
+    executor_peak = _peak_memory(executor_side)
+    return h.Row(
+        name=f"memory, {n:,}-job backlog",
+        unit="KiB peak",
+        gochan=pool_peak / 1024,
+        stdlib=executor_peak / 1024,
+        target="bounded",
+        note="pool: producer blocked at the queue bound",
+        met=pool_peak < executor_peak / 10,
+    )
+
+
+def run(quick: bool = False) -> list[h.Row]:
+    """Every pool benchmark; rows of medians, ratios against ThreadPoolExecutor(8)."""
+    q = 1 if quick else 0
+    rounds = _ROUNDS[q]
+    rows = []
+    for bench in (
+        lambda: bench_noop(_NOOP_JOBS[q], rounds),
+        lambda: bench_sleep(_SLEEP_JOBS[q], rounds),
+        lambda: bench_memory(_BACKLOG_JOBS[q]),
+    ):
+        row = bench()
+        print(f"  {row.name}: pool {row.gochan:.2f}, executor {row.stdlib:.2f} {row.unit}",
+              flush=True)
+        rows.append(row)
+    return rows
+
+
+if __name__ == "__main__":
+    h.main("gochan.pool.Pool vs concurrent.futures.ThreadPoolExecutor(8)", run)

@@ -1,0 +1,762 @@
+"""A production worker pool built on gochan's own primitives.
+
+The pool is the guide's pattern (a bounded jobs channel, N workers, a
+``WaitGroup``, graceful shutdown) with what production needs beyond it:
+back-pressure, per-job deadlines and cancellation, error tracking, a
+shutdown that is bounded in time and says what happened, and signals::
+
+    from gochan import pool
+
+    def handler(ctx, job):
+        return resize(job.payload)          # check ctx.done() in long loops
+
+    with pool.Pool(handler, workers=8, queue_size=100) as p:
+        for path in paths:
+            p.submit(path)                  # blocks while the queue is full
+    # leaving the block shut the pool down and waited for every job
+
+Moving parts:
+
+* ``_jobs``: a ``Chan[Job](queue_size)``. ``submit`` sends on it (so it
+  blocks while the queue is full: back-pressure); each worker ranges over
+  it. ``shutdown`` closes it, which wakes blocked submitters with
+  :class:`PoolClosedError` and ends each worker's loop once the queue is
+  drained.
+* Workers: ``workers`` goroutines counted by ``_wg``; one more goroutine
+  waits on ``_wg`` and then closes ``_done`` (and the results channel the
+  pool owns), so ``shutdown`` can wait for the workers with a timeout.
+* ``_root``: a context canceled by a hard shutdown. A job without a
+  deadline or context of its own runs with ``_root`` itself (no context is
+  made per job on that hot path); a job with a deadline runs with a child
+  of ``_root``; a job with its own context runs with a child of that
+  context, whose cancel function the worker registers in ``_cancels`` so a
+  hard shutdown reaches it too.
+
+Invariants (``_lock`` guards every counter and list below):
+
+1. ``submitted == queued + in_flight + succeeded + failed + timed_out +
+   canceled`` in every snapshot. ``submit`` counts a job *before* sending
+   it and takes it back if the send fails, and a worker moves a job from
+   ``queued`` to ``in_flight`` (or straight to an outcome, for a job it
+   does not run) in one locked section, so no job is ever missing from, or
+   counted twice in, the right-hand side.
+2. ``_closing`` is set, under the lock, before ``_jobs`` is closed; a submit
+   that sees it unset may still lose the race, and then its send raises
+   ``ClosedChannelError``, which becomes :class:`PoolClosedError` with the
+   count taken back. So no job is accepted after ``shutdown`` began without
+   being run or reported.
+3. ``_hard`` is set, under the lock, before ``_root`` and the registered
+   per-job cancels are called. A worker registers a job's cancel under the
+   lock and checks ``_hard`` in the same section, so every job that runs
+   after a hard shutdown began has a canceled context: either the shutdown
+   saw its cancel, or the worker saw ``_hard`` and did not run it.
+4. ``_running[i]`` is the id of the job worker ``i`` is running, or
+   ``_IDLE``; together with ``_not_started`` (jobs dropped by a hard
+   shutdown or drained from the queue after a timeout) it is what the
+   shutdown report lists.
+5. Only plain counter and list updates happen under the lock; anything that
+   can raise (the handler, contexts, formatting, logging, the results
+   channel) runs outside it, inside a guard that records an exception of
+   the pool's own machinery as an internal error (counted in ``stats()``,
+   listed in the report, logged as critical): never swallowed.
+
+Lock order: ``_lock``, then a channel's lock (``_jobs`` in ``try_submit``).
+Nothing is called out of the pool while ``_lock`` is held.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import logging
+import signal
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, replace
+from typing import Any, Final, Generic, TypeVar
+
+from gochan import context
+from gochan.chan import Chan, ClosedChannelError, RecvChan
+from gochan.context import Canceled, Context, DeadlineExceeded
+from gochan.goroutine import go
+from gochan.select import select
+from gochan.waitgroup import WaitGroup
+
+__all__ = [
+    "InternalError",
+    "Job",
+    "JobFailure",
+    "Outcome",
+    "Pool",
+    "PoolClosedError",
+    "PoolStats",
+    "Result",
+    "ShutdownReport",
+    "run_until_signal",
+]
+
+P = TypeVar("P")
+R = TypeVar("R")
+
+_log = logging.getLogger(__name__)
+
+_IDLE: Final = object()
+"""What ``_running[i]`` holds while worker ``i`` runs no job."""
+
+
+class PoolClosedError(RuntimeError):
+    """Submit to a pool that is shutting down or shut down."""
+
+
+class Outcome(enum.Enum):
+    """How a job ended."""
+
+    SUCCEEDED = "succeeded"
+    """The handler returned before the job's deadline."""
+    FAILED = "failed"
+    """The handler raised, and the job's context was not done."""
+    TIMED_OUT = "timed out"
+    """The job's deadline passed: the handler raised once its context had
+    expired, or returned after the deadline, or the job expired in the
+    queue and never ran."""
+    CANCELED = "canceled"
+    """The job's context was canceled (a hard shutdown, or the job's own
+    context) and the handler raised, or the job never ran because of it."""
+
+
+@dataclass(slots=True)
+class Job(Generic[P]):
+    """One unit of work: what a handler gets besides its context.
+
+    Go: the guide's ``Job`` struct. ``deadline`` is an absolute
+    ``time.monotonic()`` value, as :func:`gochan.context.with_deadline`
+    takes (write ``time.monotonic() + 2.0`` for "two seconds from now"); a
+    job still queued at its deadline is not run. ``ctx``, when given, is
+    the job's parent context: canceling it cancels the job, and a submit
+    waiting for room gives up when it is done.
+
+    Not frozen, to keep the hot path cheap (a frozen dataclass costs three
+    times as much to build): treat a submitted job as read-only.
+    """
+
+    id: Hashable
+    payload: P
+    deadline: float | None = None
+    ctx: Context | None = None
+
+
+@dataclass(slots=True)
+class Result(Generic[R]):
+    """What the results channel receives for every job a worker took.
+
+    ``value`` is what the handler returned (``None`` if it raised or never
+    ran); ``error`` is what it raised, or the context's error for a job
+    that returned late or never ran.
+    """
+
+    job_id: Hashable
+    outcome: Outcome
+    value: R | None = None
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class JobFailure:
+    """A job that did not succeed: which, how, and the traceback if it raised."""
+
+    job_id: Hashable
+    outcome: Outcome
+    error: BaseException
+    traceback: str
+    started: bool
+
+
+@dataclass(frozen=True)
+class InternalError:
+    """An exception raised by the pool's own machinery (not by a handler).
+
+    These are bugs or misuse (closing a results channel the pool sends on,
+    say); they are never swallowed: ``stats().internal_errors`` counts them
+    and the shutdown report lists them.
+    """
+
+    where: str
+    job_id: Hashable | None
+    error: BaseException
+    traceback: str
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    """A consistent snapshot of a pool's counters (one lock, one moment).
+
+    ``submitted == queued + in_flight + succeeded + failed + timed_out +
+    canceled`` always holds. A ``submit`` blocked on a full queue counts as
+    submitted and queued while it waits, and is taken back if it gives up.
+    ``started`` counts handler calls; ``timed_out`` and ``canceled`` also
+    count jobs that ended without running (expired in the queue, dropped
+    by a hard shutdown). ``rejected`` counts submits that did not get in.
+    """
+
+    name: str
+    workers: int
+    queue_size: int
+    submitted: int
+    started: int
+    succeeded: int
+    failed: int
+    timed_out: int
+    canceled: int
+    in_flight: int
+    queued: int
+    rejected: int
+    internal_errors: int
+    closed: bool
+
+    @property
+    def finished(self) -> int:
+        """Jobs that have ended, whatever the outcome."""
+        return self.succeeded + self.failed + self.timed_out + self.canceled
+
+
+@dataclass(frozen=True)
+class ShutdownReport:
+    """What :meth:`Pool.shutdown` found: counts, failures, and what was left.
+
+    ``completed``: every worker had exited when the report was made.
+    ``forced``: in-flight contexts were canceled (``cancel=True``, or the
+    timeout expired). ``running``: ids of jobs still in a handler;
+    ``not_started``: ids of jobs that never ran because of the shutdown.
+    ``failures`` holds the most recent ``max_failures`` records of jobs
+    that did not succeed. ``interrupted`` is set by
+    :func:`run_until_signal` when a signal ended the run.
+    """
+
+    stats: PoolStats
+    completed: bool
+    forced: bool
+    elapsed: float
+    running: tuple[Hashable, ...]
+    not_started: tuple[Hashable, ...]
+    failures: tuple[JobFailure, ...]
+    internal_errors: tuple[InternalError, ...]
+    interrupted: bool = False
+
+    def ids(self, outcome: Outcome) -> tuple[Hashable, ...]:
+        """Ids of the recorded jobs that ended with ``outcome`` (not ``SUCCEEDED``)."""
+        return tuple(f.job_id for f in self.failures if f.outcome is outcome)
+
+
+def _check_count(value: object, what: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"Pool: {what} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"Pool: {what} must be >= {minimum}, got {value}")
+    return value
+
+
+class Pool(Generic[P, R]):
+    """``workers`` goroutines running ``handler(ctx, job)`` for jobs from a bounded queue.
+
+    Go: the guide's worker pool. ``submit`` blocks while ``queue_size`` jobs
+    are waiting (back-pressure; ``queue_size=0`` hands each job straight to
+    an idle worker). Each job runs with a :class:`~gochan.context.Context`
+    that is done at the job's deadline, when the job's own context is
+    done, or when the pool shuts down hard; cooperative handlers watch
+    ``ctx.done()`` and stop early. A handler that raises never kills its
+    worker: the failure is counted, recorded with its traceback and logged
+    on the ``gochan.pool`` logger.
+
+    ``job_timeout`` (seconds) limits every job's run time, counted from the
+    moment a worker starts it (the job's own deadline still applies if
+    earlier). ``results=True`` makes :attr:`results` a channel receiving a
+    :class:`Result` for every job; pass a ``Chan`` to use your own (the pool
+    does not close a channel it did not make). Someone must receive from
+    it, or workers block there (a hard shutdown frees them). As a context
+    manager the pool shuts down on exit: gracefully, or with ``cancel=True``
+    if the block raised, waiting at most ``shutdown_timeout`` seconds.
+    """
+
+    def __init__(
+        self,
+        handler: Callable[[Context, Job[P]], R],
+        workers: int = 8,
+        queue_size: int = 100,
+        *,
+        results: bool | Chan[Result[R]] = False,
+        job_timeout: float | None = None,
+        name: str = "pool",
+        max_failures: int = 1000,
+        shutdown_timeout: float | None = 30.0,
+    ) -> None:
+        if not callable(handler):
+            raise TypeError(f"Pool: handler must be callable, got {type(handler).__name__}")
+        self._workers = _check_count(workers, "workers", 1)
+        self._queue_size = _check_count(queue_size, "queue_size", 0)
+        _check_count(max_failures, "max_failures", 0)
+        if job_timeout is not None and not job_timeout > 0:
+            raise ValueError(f"Pool: job_timeout must be positive or None, got {job_timeout!r}")
+        self._handler = handler
+        self._job_timeout = job_timeout
+        self.name = name
+        self._shutdown_timeout = shutdown_timeout
+
+        self._results: Chan[Result[R]] | None
+        self._own_results = results is True
+        if isinstance(results, Chan):
+            self._results = results
+        elif results is True:
+            self._results = Chan(max(1, queue_size))
+        elif results is False:
+            self._results = None
+        else:
+            raise TypeError(f"Pool: results must be a bool or a Chan, got {type(results).__name__}")
+
+        self._lock = threading.Lock()
+        # The counters (invariant 1); ``_ended`` counts jobs by outcome.
+        self._submitted = 0
+        self._started = 0
+        self._in_flight = 0
+        self._rejected = 0
+        self._ended = dict.fromkeys(Outcome, 0)
+        self._ids = itertools.count(1)
+        self._closing = False
+        self._hard = False
+        self._running: list[Hashable] = [_IDLE] * workers
+        self._cancels: list[Callable[[], None] | None] = [None] * workers
+        self._not_started: list[Hashable] = []
+        self._failures: deque[JobFailure] = deque(maxlen=max_failures)
+        self._internal: list[InternalError] = []
+
+        self._jobs: Chan[Job[P]] = Chan(queue_size)
+        self._done: Chan[None] = Chan()
+        self._root, self._root_cancel = context.with_cancel(context.background())
+        self._wg = WaitGroup()
+        for i in range(workers):
+            self._wg.go(self._worker, i)
+        go(self._close_when_done)
+
+    # -- submitting ----------------------------------------------------------
+
+    def _admit(
+        self, item: Job[P] | P, id: Hashable | None, deadline: float | None, ctx: Context | None
+    ) -> Job[P]:
+        """Count a job as submitted and return it, or raise if the pool is closing.
+
+        Counting before the send is what keeps invariant 1 exact.
+        """
+        if isinstance(item, Job):
+            if id is not None or deadline is not None or ctx is not None:
+                raise TypeError("Pool.submit: pass id, deadline and ctx in the Job, not besides it")
+            self._count_in(False)
+            return item
+        new_id = self._count_in(id is None)
+        return Job(id if new_id is None else new_id, item, deadline, ctx)
+
+    def _count_in(self, new_id: bool) -> int | None:
+        """Count one submitted job (and number it if ``new_id``), unless closing."""
+        with self._lock:
+            if self._closing:
+                self._rejected += 1
+                raise PoolClosedError(f"pool {self.name!r} is shut down: no new jobs")
+            self._submitted += 1
+            return next(self._ids) if new_id else None
+
+    def _take_back(self) -> None:
+        """Undo :meth:`_admit` for a job that did not get into the queue."""
+        with self._lock:
+            self._submitted -= 1
+            self._rejected += 1
+
+    def submit(
+        self,
+        job: Job[P] | P,
+        *,
+        id: Hashable | None = None,
+        deadline: float | None = None,
+        ctx: Context | None = None,
+        timeout: float | None = None,
+    ) -> Job[P]:
+        """Queue a job, blocking while the queue is full (back-pressure); return the job.
+
+        Go: ``jobs <- job`` in a ``select`` with ``ctx.Done()``. Pass a
+        :class:`Job`, or a payload (the pool wraps it, numbering ids from 1
+        unless ``id`` is given). ``deadline`` and ``ctx`` are the job's (see
+        :class:`Job`); a done ``ctx`` also abandons the wait, raising its
+        error. ``timeout`` (seconds) bounds the wait: :class:`TimeoutError`.
+        After :meth:`shutdown` began: :class:`PoolClosedError`. When it
+        raises, the job was not queued.
+        """
+        j = self._admit(job, id, deadline, ctx)
+        try:
+            if j.ctx is None:
+                self._jobs.send(j, timeout)
+            else:
+                i, _ = select((self._jobs.send, j), j.ctx.done().recv, timeout=timeout)
+                if i == 1:
+                    err = j.ctx.err()
+                    raise err if err is not None else Canceled("context canceled")
+        except ClosedChannelError:
+            self._take_back()
+            raise PoolClosedError(f"pool {self.name!r} is shut down: no new jobs") from None
+        except BaseException:
+            self._take_back()
+            raise
+        return j
+
+    def try_submit(
+        self,
+        job: Job[P] | P,
+        *,
+        id: Hashable | None = None,
+        deadline: float | None = None,
+        ctx: Context | None = None,
+    ) -> bool:
+        """Queue a job only if there is room now; ``False`` (nothing queued) if not.
+
+        Go: ``select { case jobs <- job: default: }``. After :meth:`shutdown`
+        began: :class:`PoolClosedError`, as :meth:`submit`.
+        """
+        j = self._admit(job, id, deadline, ctx)
+        if self._jobs._offer(j):
+            return True
+        self._take_back()
+        with self._lock:
+            closing = self._closing
+        if closing:
+            raise PoolClosedError(f"pool {self.name!r} is shut down: no new jobs")
+        return False
+
+    # -- workers -------------------------------------------------------------
+
+    def _worker(self, slot: int) -> None:
+        """Run jobs until the queue is closed and drained (the guide's ``worker``)."""
+        threading.current_thread().name = f"{self.name}-worker-{slot}"
+        for job in self._jobs:
+            try:
+                self._run(slot, job)
+            except BaseException as e:  # the pool's own machinery failed
+                self._internal_error("worker", job.id, e)
+
+    def _job_context(self, job: Job[P]) -> tuple[Context, Callable[[], None], float | None]:
+        """The context a job runs with (not ``_root``), its cancel, and its deadline."""
+        parent = self._root if job.ctx is None else job.ctx
+        deadline = job.deadline
+        if self._job_timeout is not None:
+            limit = time.monotonic() + self._job_timeout
+            deadline = limit if deadline is None or limit < deadline else deadline
+        if job.ctx is not None:
+            d, ok = job.ctx.deadline()
+            if ok and d is not None and (deadline is None or d < deadline):
+                deadline = d
+        if deadline is not None:
+            ctx, cancel = context.with_deadline(parent, deadline)
+        else:
+            ctx, cancel = context.with_cancel(parent)
+        return ctx, cancel, deadline
+
+    def _run(self, slot: int, job: Job[P]) -> None:
+        """Run one job and account for it (invariants 1, 3, 4)."""
+        ctx = self._root
+        cancel: Callable[[], None] | None = None
+        deadline: float | None = None
+        early: BaseException | None = None
+        if job.deadline is not None or job.ctx is not None or self._job_timeout is not None:
+            try:
+                ctx, cancel, deadline = self._job_context(job)
+            except BaseException as e:  # a broken foreign context, say
+                with self._lock:
+                    self._ended[Outcome.FAILED] += 1
+                self._internal_error("job context", job.id, e)
+                return
+            # A job whose context is done already (expired in the queue, or
+            # its own context canceled) is not run.
+            early = ctx.err()
+
+        # Decide whether to run it, and count it, in one section.
+        not_run: Outcome | None = None
+        with self._lock:
+            if self._hard:
+                not_run = Outcome.CANCELED
+                self._not_started.append(job.id)
+            elif early is not None:
+                timed_out = isinstance(early, DeadlineExceeded)
+                not_run = Outcome.TIMED_OUT if timed_out else Outcome.CANCELED
+            if not_run is not None:
+                self._ended[not_run] += 1
+            else:
+                self._started += 1
+                self._in_flight += 1
+                self._running[slot] = job.id
+                if job.ctx is not None:
+                    self._cancels[slot] = cancel
+        if not_run is not None:
+            if cancel is not None:
+                cancel()
+            if early is None:  # dropped: listed in the report's not_started
+                early = Canceled("context canceled")
+            else:
+                self._record(job.id, not_run, early, "", started=False)
+            if self._results is not None:
+                self._deliver(Result(job.id, not_run, None, early))
+            return
+
+        value: R | None = None
+        error: BaseException | None = None
+        tb = ""
+        outcome = Outcome.SUCCEEDED
+        try:
+            value = self._handler(ctx, job)
+        except BaseException as e:
+            error = e
+            tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+            done = ctx.err()
+            if isinstance(done, DeadlineExceeded):
+                outcome = Outcome.TIMED_OUT
+            elif done is not None:
+                outcome = Outcome.CANCELED
+            else:
+                outcome = Outcome.FAILED
+        else:
+            if deadline is not None and time.monotonic() > deadline:
+                outcome = Outcome.TIMED_OUT
+                error = ctx.err() or DeadlineExceeded()
+        finally:
+            if cancel is not None:
+                cancel()
+
+        with self._lock:
+            self._in_flight -= 1
+            self._ended[outcome] += 1
+            self._running[slot] = _IDLE
+            self._cancels[slot] = None
+        if error is not None:
+            self._record(job.id, outcome, error, tb, started=True)
+        if self._results is not None:
+            self._deliver(Result(job.id, outcome, value, error))
+
+    def _record(
+        self, job_id: Hashable, outcome: Outcome, error: BaseException, tb: str, *, started: bool
+    ) -> None:
+        """Keep and log a job that did not succeed."""
+        failure = JobFailure(job_id, outcome, error, tb, started)
+        with self._lock:
+            self._failures.append(failure)
+        if outcome is Outcome.FAILED:
+            _log.error("pool %s: job %r failed: %r", self.name, job_id, error, exc_info=error)
+        elif outcome is Outcome.TIMED_OUT:
+            _log.warning("pool %s: job %r timed out", self.name, job_id)
+        else:
+            _log.info("pool %s: job %r canceled", self.name, job_id)
+
+    def _deliver(self, result: Result[R]) -> None:
+        """Send ``result`` on the results channel, giving up on a hard shutdown."""
+        results = self._results
+        if results is None or results._offer(result):
+            return
+        select((results.send, result), self._root.done().recv)
+
+    def _internal_error(self, where: str, job_id: Hashable | None, error: BaseException) -> None:
+        """Record and log a failure of the pool's own machinery (invariant 5)."""
+        tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        with self._lock:
+            self._internal.append(InternalError(where, job_id, error, tb))
+        _log.critical("pool %s: internal error in %s (job %r)", self.name, where, job_id,
+                      exc_info=error)
+
+    def _close_when_done(self) -> None:
+        """Wait for the workers, then close ``_done`` (and our results channel)."""
+        self._wg.wait()
+        if self._results is not None and self._own_results:
+            self._results.close()
+        self._done.close()
+
+    # -- observing -----------------------------------------------------------
+
+    @property
+    def results(self) -> RecvChan[Result[R]]:
+        """The channel of :class:`Result` values (``results=`` at construction).
+
+        A channel the pool made is closed once every worker has exited.
+        Raises ``RuntimeError`` if the pool was made without one.
+        """
+        if self._results is None:
+            raise RuntimeError(f"pool {self.name!r} has no results channel: pass results=True")
+        return self._results
+
+    def stats(self) -> PoolStats:
+        """A consistent snapshot of the counters (see :class:`PoolStats`)."""
+        with self._lock:
+            return self._stats_locked()
+
+    def _stats_locked(self) -> PoolStats:
+        """The snapshot of :meth:`stats`; the caller holds ``_lock``."""
+        ended = self._ended
+        finished = sum(ended.values())
+        return PoolStats(
+            name=self.name,
+            workers=self._workers,
+            queue_size=self._queue_size,
+            submitted=self._submitted,
+            started=self._started,
+            succeeded=ended[Outcome.SUCCEEDED],
+            failed=ended[Outcome.FAILED],
+            timed_out=ended[Outcome.TIMED_OUT],
+            canceled=ended[Outcome.CANCELED],
+            in_flight=self._in_flight,
+            queued=self._submitted - self._in_flight - finished,
+            rejected=self._rejected,
+            internal_errors=len(self._internal),
+            closed=self._closing,
+        )
+
+    # -- shutting down -------------------------------------------------------
+
+    def _cancel_all(self) -> None:
+        """Cancel every running job's context; queued jobs will not run (invariant 3)."""
+        with self._lock:
+            self._hard = True
+            cancels = [c for c in self._cancels if c is not None]
+        self._root_cancel()
+        for c in cancels:
+            c()
+
+    def shutdown(self, timeout: float | None = None, cancel: bool = False) -> ShutdownReport:
+        """Stop accepting jobs, let queued and running ones finish, and report.
+
+        Go: ``close(jobs)`` then ``wg.Wait()`` in a ``select`` with a timeout,
+        the guide's graceful shutdown. Later submits raise
+        :class:`PoolClosedError`. ``cancel=True`` first cancels every running
+        job's context and drops the queued jobs (the hard path). If the
+        workers are not done after ``timeout`` seconds, shutdown takes the
+        hard path too, takes the jobs left in the queue, and returns at once
+        (a handler that ignores its context may still be running: it is
+        listed in the report's ``running``). May be called again, e.g. with
+        ``cancel=True`` or a longer timeout; each call returns a new report.
+        """
+        start = time.monotonic()
+        with self._lock:
+            first = not self._closing
+            self._closing = True
+        if first:
+            self._jobs.close()
+        forced = cancel
+        if cancel:
+            self._cancel_all()
+        try:
+            self._done.recv(timeout)
+            completed = True
+        except TimeoutError:
+            completed = False
+            forced = True
+            self._cancel_all()
+            self._drain()
+        return self._report(completed, forced or self._hard, time.monotonic() - start)
+
+    def _drain(self) -> None:
+        """Take every job left in the (closed) queue: they will never run."""
+        while True:
+            job, ok = self._jobs.recv_ok(0)  # closed: never blocks
+            if not ok:
+                return
+            assert job is not None
+            with self._lock:
+                self._ended[Outcome.CANCELED] += 1
+                self._not_started.append(job.id)
+            self._deliver(Result(job.id, Outcome.CANCELED, None, Canceled("context canceled")))
+
+    def _report(self, completed: bool, forced: bool, elapsed: float) -> ShutdownReport:
+        with self._lock:
+            return ShutdownReport(
+                stats=self._stats_locked(),
+                completed=completed,
+                forced=forced,
+                elapsed=elapsed,
+                running=tuple(j for j in self._running if j is not _IDLE),
+                not_started=tuple(self._not_started),
+                failures=tuple(self._failures),
+                internal_errors=tuple(self._internal),
+            )
+
+    def __enter__(self) -> Pool[P, R]:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        self.shutdown(self._shutdown_timeout, cancel=exc_type is not None)
+
+    def __repr__(self) -> str:
+        s = self.stats()
+        state = " closed" if s.closed else ""
+        return (f"<Pool {self.name!r} workers={s.workers} queued={s.queued} "
+                f"in_flight={s.in_flight} finished={s.finished}{state}>")
+
+
+def run_until_signal(
+    pool: Pool[Any, Any],
+    main: Callable[[Context], object] | None = None,
+    *,
+    signals: Iterable[int] = (signal.SIGINT, signal.SIGTERM),
+    timeout: float | None = None,
+) -> ShutdownReport:
+    """Run ``pool`` until a signal (or ``main``) ends it, then shut it down gracefully.
+
+    Go: ``signal.NotifyContext`` around a graceful shutdown. Call it from
+    the main thread. ``main(ctx)``, if given, runs in a goroutine (the
+    producer, typically); ``ctx`` is canceled on the first of ``signals``
+    (``SIGINT``, ``SIGTERM``), so ``main`` should stop submitting then (a
+    ``submit`` it is blocked in raises :class:`PoolClosedError` once the
+    shutdown starts, which ends ``main`` quietly). Without ``main`` it waits
+    for a signal. Then ``pool.shutdown(timeout)``: a second signal during
+    it cancels every running job's context and drops the queue (the hard
+    path). Returns the report, with ``interrupted`` set if a signal ended
+    the run. An exception raised by ``main`` is re-raised here, after a
+    hard shutdown.
+    """
+    sigs = tuple(signals)
+    ctx, stop = context.notify_context(context.background(), *sigs)
+    main_done: Chan[None] = Chan()
+    failure: list[BaseException] = []
+
+    def run_main() -> None:
+        assert main is not None
+        try:
+            main(ctx)
+        except PoolClosedError:
+            pass  # the shutdown closed the pool under it: its way of ending
+        except BaseException as e:
+            failure.append(e)
+        finally:
+            main_done.close()
+
+    try:
+        if main is None:
+            main_done.close()
+            ctx.done().recv()
+        else:
+            go(run_main)
+            select(main_done.recv, ctx.done().recv)
+        interrupted = ctx.err() is not None
+        # While shutting down, a second signal forces the hard path. This
+        # context's handlers sit on top of the first one's, which stop2
+        # restores before stop restores the original ones (last in, first out).
+        ctx2, stop2 = context.notify_context(context.background(), *sigs)
+        try:
+            stop_force = context.after_func(ctx2, pool._cancel_all)
+            try:
+                report = pool.shutdown(timeout, cancel=bool(failure))
+            finally:
+                stop_force()
+        finally:
+            stop2()
+        try:
+            main_done.recv(timeout)
+        except TimeoutError:
+            _log.warning("pool %s: main is still running after the shutdown", pool.name)
+    finally:
+        stop()
+    if failure:
+        raise failure[0]
+    return replace(report, interrupted=interrupted)
