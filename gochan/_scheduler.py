@@ -31,7 +31,10 @@ Invariants (``_Scheduler.lock`` guards all state below):
    may schedule or cancel. Lock order: a caller's own lock (a timer's
    lock) may be held while calling into this module; this module never
    calls out (callbacks, hooks) while holding its lock, so the order is
-   never inverted.
+   never inverted. A strong callback's last reference is dropped with the
+   lock released too (its finalizers may run anything). A weak entry's
+   callback may be dropped under the lock when its target dies, so it must
+   not own objects whose finalizers call into this module.
 4. A callback's exception is reported through ``threading.excepthook`` and
    never stops the thread.
 
@@ -182,13 +185,17 @@ class _Scheduler:
 
     def cancel(self, entry: _Entry) -> bool:
         with self.lock:
-            if entry.callback is None:
+            callback = entry.callback
+            if callback is None:
                 return False
             entry.unpend()
             self.garbage += 1
             self.absorb_deaths()
             self.maybe_purge()
-            return True
+        # Dropped only now, with the lock released (invariant 3): freeing the
+        # last reference to the callback may run arbitrary finalizers.
+        del callback
+        return True
 
     def pending(self) -> int:
         with self.lock:
@@ -272,7 +279,9 @@ def schedule_weak(when: float, target: T, callback: Callable[[T], object]) -> Ti
     ``target`` is held weakly; once it is garbage the entry is dropped
     without running, as Go 1.23+ collects an unreferenced timer. ``callback``
     is held strongly, so it must not reference ``target`` (that would keep
-    it alive until the deadline).
+    it alive until the deadline), and it may be released inside the
+    scheduler's lock, so it must not own objects whose finalizers schedule
+    or cancel timers.
     """
     if target is None:
         raise TypeError("schedule_weak needs a target object, not None")

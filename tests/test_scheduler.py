@@ -215,6 +215,36 @@ def test_pending_timers_counts_live_entries() -> None:
     assert pending_timers() == before
 
 
+class SchedulesWhenFreed:
+    """A callback whose finalizer calls into the scheduler."""
+
+    def __init__(self, freed: threading.Event) -> None:
+        self.freed = freed
+
+    def __call__(self) -> None:
+        pass
+
+    def __del__(self) -> None:
+        schedule(time.monotonic(), self.freed.set)
+
+
+def test_a_canceled_callback_is_freed_outside_the_scheduler_lock() -> None:
+    freed = threading.Event()
+    h = schedule(time.monotonic() + 60.0, SchedulesWhenFreed(freed))
+    # In a thread, so that a deadlock fails the test instead of hanging it.
+    canceler = threading.Thread(target=h.cancel, daemon=True)
+    canceler.start()
+    canceler.join(WAIT)
+    assert not canceler.is_alive(), "cancel deadlocked in the callback's finalizer"
+    assert freed.wait(WAIT)
+
+
+def test_a_fired_callback_is_freed_outside_the_scheduler_lock() -> None:
+    freed = threading.Event()
+    schedule(time.monotonic(), SchedulesWhenFreed(freed))
+    assert freed.wait(WAIT)
+
+
 # -- errors --------------------------------------------------------------------
 
 
