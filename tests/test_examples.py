@@ -191,3 +191,20 @@ def test_pipeline_takes_one_square_and_cancels_every_stage() -> None:
 def test_timeouts_first_call_times_out_second_answers() -> None:
     run = ok(run_example("timeouts.py"))
     assert run.lines == ["timeout 1", "result 2"]
+
+
+def test_rate_limiting_serves_one_request_per_tick_then_a_burst() -> None:
+    run = ok(run_example("rate_limiting.py", fast=False))
+    served = [re.fullmatch(r"request (\d) (\d+\.\d{3})s", line) for line in run.lines]
+    assert all(served), run.lines
+    assert [m[1] for m in served if m] == ["1", "2", "3", "4", "5"] * 2
+    at = [float(m[2]) for m in served if m]
+    steady, bursty = at[:5], at[5:]
+    # One request per 200 ms tick (a timer may be late, never early; 10 ms slack
+    # for the clock readings around it).
+    for n, t in enumerate(steady, start=1):
+        assert t >= 0.2 * n - 0.01, steady
+    # Three banked permits: the first three are served at once (without the
+    # burst the third would wait 0.6 s), the last two wait for the ticker.
+    assert bursty[2] < 0.5, bursty
+    assert bursty[3] >= 0.2 - 0.01 and bursty[4] >= 0.4 - 0.01, bursty
