@@ -27,6 +27,7 @@ fails the bench instead of printing a number.
 
 from __future__ import annotations
 
+import functools
 import gc
 import sys
 import threading
@@ -237,11 +238,11 @@ def run(quick: bool = False) -> list[h.Row]:
     """Every pool benchmark; rows of medians, ratios against ThreadPoolExecutor(8)."""
     q = 1 if quick else 0
     rounds = _ROUNDS[q]
-    rows = []
+    rows: list[h.Row] = []
     for bench in (
-        lambda: bench_noop(_NOOP_JOBS[q], rounds),
-        lambda: bench_sleep(_SLEEP_JOBS[q], rounds),
-        lambda: bench_memory(_BACKLOG_JOBS[q]),
+        functools.partial(bench_noop, _NOOP_JOBS[q], rounds),
+        functools.partial(bench_sleep, _SLEEP_JOBS[q], rounds),
+        functools.partial(bench_memory, _BACKLOG_JOBS[q]),
     ):
         row = bench()
         print(f"  {row.name}: pool {row.gochan:.2f}, executor {row.stdlib:.2f} {row.unit}",
