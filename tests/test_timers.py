@@ -331,9 +331,9 @@ def test_after_func_with_zero_duration_runs_fn() -> None:
 
 def test_after_func_stop_before_expiry_returns_true_and_fn_never_runs() -> None:
     ran: list[int] = []
-    t = after_func(0.01, lambda: ran.append(1))
+    t = after_func(0.1, lambda: ran.append(1))  # long enough that stop() comes first
     assert t.stop() is True
-    fence(0.03)
+    fence(0.15)
     assert ran == []
 
 
