@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -208,3 +209,12 @@ def test_rate_limiting_serves_one_request_per_tick_then_a_burst() -> None:
     # burst the third would wait 0.6 s), the last two wait for the ticker.
     assert bursty[2] < 0.5, bursty
     assert bursty[3] >= 0.2 - 0.01 and bursty[4] >= 0.4 - 0.01, bursty
+
+
+def test_nil_channels_merge_forwards_everything_and_disables_each_input_once() -> None:
+    run = ok(run_example("nil_channels.py"))
+    assert Counter(run.lines) == Counter([*map(str, range(1, 9)), "a is done", "b is done"])
+    values = [int(line) for line in run.lines if line.isdigit()]
+    # Each input's values come out in the order it sent them.
+    assert [v for v in values if v % 2] == [1, 3, 5, 7]
+    assert [v for v in values if not v % 2] == [2, 4, 6, 8]
