@@ -6,8 +6,10 @@ friends; ``_TimerCtx`` adds a deadline, ``_AfterFuncCtx`` a function to run),
 that has ``done``/``err``/``deadline``/``value`` is a *foreign* context.
 
 Invariants (every mutable field of a ``_CancelCtx`` -- ``_err``, ``_cause``,
-``_done``, ``_children``, ``_stop_parent`` and the subclasses' ``_timer``,
-``_fired`` -- is guarded by its ``_mu``; nothing relies on the GIL):
+``_done``, ``_children`` and the subclasses' ``_timer``, ``_fired`` -- is
+guarded by its ``_mu``; ``_registered_with`` and ``_stop_parent`` are written
+once while the node is made, before anyone else can see it; nothing relies on
+the GIL):
 
 1. ``_err`` goes from ``None`` to an exception exactly once and never changes
    again. In that same critical section (``_finish``) ``_done`` is closed (or,
@@ -54,6 +56,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from typing import Any, Protocol, runtime_checkable
 
 from gochan._scheduler import TimerHandle, schedule
@@ -130,6 +133,8 @@ def _copy_err(err: BaseException) -> BaseException:
 # Templates passed down a cancel walk; every node copies them (never escape).
 _CANCELED = Canceled()
 _DEADLINE_EXCEEDED = DeadlineExceeded()
+
+_NO_CHILDREN: frozenset[_CancelCtx] = frozenset()
 
 # A closed channel shared by every node canceled before ``done()`` was asked.
 _closed: Chan[None] = Chan()
@@ -214,7 +219,8 @@ class _CancelCtx(_Ctx):
         self._err: BaseException | None = None
         self._cause: BaseException | None = None
         self._children: set[_CancelCtx] | None = None
-        # Set once while the node is being made (before anyone else sees it).
+        # Set at most once while the node is being made, before it is returned
+        # to anyone (so every later reader happens-after the write): no lock.
         self._registered_with: _CancelCtx | None = None
         self._stop_parent: Callable[[], object] | None = None
 
@@ -239,7 +245,7 @@ class _CancelCtx(_Ctx):
 
     def _finish(
         self, err: BaseException, cause: BaseException | None
-    ) -> set[_CancelCtx] | None:
+    ) -> AbstractSet[_CancelCtx] | None:
         """Cancel this node alone (invariant 1) and return its children with ``_mu`` HELD.
 
         Returns ``None``, lock released, if it was already canceled.
@@ -260,7 +266,7 @@ class _CancelCtx(_Ctx):
                 pass  # somebody closed our done channel by hand: it is closed anyway
         children = self._children
         self._children = None
-        return children if children is not None else set()
+        return children if children is not None else _NO_CHILDREN
 
     def _cancel(
         self, remove_from_parent: bool, err: BaseException, cause: BaseException | None
@@ -273,6 +279,18 @@ class _CancelCtx(_Ctx):
         children = self._finish(err, cause)
         if children is None:
             return
+        if children:
+            self._cancel_children(children, err, cause)
+        else:  # a leaf, the common case: no walk needed
+            self._mu.release()
+            self._after_cancel()
+        if remove_from_parent:
+            self._detach()
+
+    def _cancel_children(
+        self, children: AbstractSet[_CancelCtx], err: BaseException, cause: BaseException | None
+    ) -> None:
+        """The walk of ``_cancel`` below this node, whose ``_mu`` the caller holds."""
         canceled = [self]
         stack = [(self, iter(children))]
         try:
@@ -294,8 +312,6 @@ class _CancelCtx(_Ctx):
                 node._mu.release()
         for node in canceled:
             node._after_cancel()
-        if remove_from_parent:
-            self._detach()
 
     def _after_cancel(self) -> None:
         """Subclass hook, run with no lock held once this node is canceled."""
@@ -310,8 +326,7 @@ class _CancelCtx(_Ctx):
                     siblings.discard(self)
                     if not siblings:
                         p._children = None
-        with self._mu:
-            stop, self._stop_parent = self._stop_parent, None
+        stop = self._stop_parent
         if stop is not None:
             stop()
 
@@ -489,6 +504,8 @@ def check_parent(parent: object) -> None:
 
 def check_when(value: object, what: str) -> float:
     """A time in seconds as a float: ``TypeError`` if not a number, ``ValueError`` if NaN."""
+    if type(value) is float and value == value:  # the common case, not NaN
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"context: {what} must be a number of seconds, got {type(value).__name__}")
     when = float(value)
@@ -548,9 +565,9 @@ def propagate(child: _CancelCtx, parent: Context) -> None:
         def on_parent_done() -> None:
             child._cancel(False, _parent_err(parent), cause(parent))
 
-        stop = after(on_parent_done)
-        with child._mu:
-            child._stop_parent = stop
+        # If the parent is done already, on_parent_done may have run: that
+        # cancel does not detach, so it never reads _stop_parent.
+        child._stop_parent = after(on_parent_done)
         return
     go(_watch, parent, done, child)
 

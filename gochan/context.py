@@ -213,7 +213,11 @@ def with_deadline_cause(
     Go: ``context.WithDeadlineCause``. ``err()`` is still :class:`DeadlineExceeded`.
     """
     check_parent(parent)
-    when = check_when(deadline, "deadline")
+    return _with_deadline(parent, check_when(deadline, "deadline"), cause)
+
+
+def _with_deadline(parent: Context, when: float, cause: BaseException | None) -> ContextCancel:
+    """:func:`with_deadline_cause` once its arguments are checked (but ``cause``)."""
     _check_cause(cause)
     cur, ok = parent.deadline()
     if ok and cur is not None and cur < when:
@@ -244,7 +248,7 @@ def with_timeout_cause(
     """
     check_parent(parent)
     delay = check_when(seconds, "timeout")
-    return with_deadline_cause(parent, time.monotonic() + delay, cause)
+    return _with_deadline(parent, time.monotonic() + delay, cause)
 
 
 def with_value(parent: Context, key: object, value: object) -> Context:
