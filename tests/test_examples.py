@@ -218,3 +218,25 @@ def test_nil_channels_merge_forwards_everything_and_disables_each_input_once() -
     # Each input's values come out in the order it sent them.
     assert [v for v in values if v % 2] == [1, 3, 5, 7]
     assert [v for v in values if not v % 2] == [2, 4, 6, 8]
+
+
+def test_context_tree_deadline_and_cancel_reach_only_their_subtrees() -> None:
+    run = ok(run_example("context_tree.py", fast=False))
+    assert Counter(run.lines[:4]) == Counter(
+        [
+            "[req-42] user: answered",
+            "[req-42] search replica 1: answered",
+            "[req-42] search replica 2: stopped: context canceled",
+            "[req-42] report: stopped: context deadline exceeded",
+        ]
+    )
+    done = re.fullmatch(r"request req-42 done in (\d+\.\d) s:", run.lines[4])
+    assert done, run.lines[4]
+    # Back at the 0.5 s deadline, not after the report's 2 s.
+    assert 0.5 <= float(done[1]) < 1.5
+    assert run.lines[5:] == [
+        "  user: alice",
+        "  search: 3 results",
+        "  report: error: context deadline exceeded",
+        "All goroutines of the request have exited.",
+    ]
