@@ -480,6 +480,28 @@ def test_deadline_expiry_racing_with_cancel_sets_err_exactly_once(
     assert context.DeadlineExceeded in outcomes
 
 
+def test_many_threads_canceling_as_the_timer_thread_expires_the_context(
+    finish_counts: dict[int, int],
+) -> None:
+    def body(i: int, cancel: context.CancelFunc) -> None:
+        if i % 2:
+            time.sleep(0.001)  # spread the cancels around the expiry
+        cancel()
+
+    for _ in range(40):
+        finish_counts.clear()
+        ctx, cancel = context.with_timeout(context.background(), 0.001)
+        kids = [context.with_cancel(ctx).ctx for _ in range(5)]
+        run_threads(4, lambda i: body(i, cancel))  # noqa: B023 - joined before the loop moves on
+        wait_done(ctx)
+        err = ctx.err()
+        # One winner sets every error of the subtree, all of one kind.
+        assert all(type(k.err()) is type(err) for k in kids)
+        assert len(finish_counts) == 6
+        assert all(count == 1 for count in finish_counts.values())
+    assert _scheduler.pending_timers() == 0
+
+
 # -- values -------------------------------------------------------------------
 
 
