@@ -1,0 +1,292 @@
+"""Sphinx configuration for gochan's documentation.
+
+``make docs`` builds it; ``make test`` runs ``make docs-check``: a fresh build
+with warnings as errors, then the doctests. Three checks run inside the
+build, so CI fails when the docs fall behind the code:
+
+* nitpicky cross-references: a reference that resolves to nothing is a
+  warning. The only references let through unlinked are those to objects
+  that really exist outside gochan (the standard library, offline) and to
+  type variables (see :func:`_exists_outside_gochan`);
+* every name in the ``__all__`` of every public module must be documented
+  in the API reference (:func:`_check_public_names`);
+* every Python code block in these pages must be included from an example
+  (which the test suite runs) or be a doctest (:func:`_check_code_blocks`).
+
+The build never touches the network. Intersphinx links to the Python
+documentation only when its inventory is on disk (Debian's ``python3-doc``,
+or ``GOCHAN_DOCS_PYTHON_INVENTORY=path``); otherwise standard-library names
+are shown as code without a link, and the build is otherwise identical.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import os
+import sys
+import types
+import typing
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+from sphinx.pycode import ModuleAnalyzer
+from sphinx.util import logging
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+sys.path.insert(0, str(ROOT))  # document the working tree, as the tests test it
+
+logger = logging.getLogger("gochan.docs")
+
+# -- project -------------------------------------------------------------------
+
+project = "gochan"
+author = "the gochan authors"
+copyright = "the gochan authors"
+try:
+    release = metadata.version("gochan-threads")
+except metadata.PackageNotFoundError:  # not installed: the docs still build
+    release = "dev"
+version = release
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.doctest",
+    "sphinx.ext.intersphinx",
+    "sphinx.ext.viewcode",
+]
+
+exclude_patterns = ["_build"]
+templates_path: list[str] = []
+html_static_path = ["_static"]
+html_theme = "furo"
+html_title = f"gochan {release}"
+pygments_style = "friendly"
+pygments_dark_style = "monokai"
+
+# -- autodoc -------------------------------------------------------------------
+
+autodoc_default_options = {"members": True}
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_typehints_format = "short"
+autodoc_preserve_defaults = True
+add_module_names = False
+
+# Public modules: the API reference documents each one, and every name of
+# its ``__all__`` must be found there (:func:`_check_public_names`).
+PUBLIC_MODULES = ["gochan", "gochan.context", "gochan.errgroup", "gochan.pool", "gochan.testing"]
+
+# -- references ----------------------------------------------------------------
+
+nitpicky = True
+# Targets that exist nowhere a reference could point to. Each is explained.
+nitpick_ignore: list[tuple[str, str]] = []
+
+
+def _python_inventory() -> str | None:
+    """A Python ``objects.inv`` on this machine, or None (never the network)."""
+    candidates = [os.environ.get("GOCHAN_DOCS_PYTHON_INVENTORY", "")]
+    v = sys.version_info
+    candidates += [
+        f"/usr/share/doc/python{v.major}.{v.minor}/html/objects.inv",
+        f"/usr/share/doc/python{v.major}/html/objects.inv",
+    ]
+    return next((c for c in candidates if c and Path(c).is_file()), None)
+
+
+_inventory = _python_inventory()
+intersphinx_mapping = (
+    {"python": ("https://docs.python.org/3", _inventory)} if _inventory is not None else {}
+)
+# ``:class:`threading.Thread``` should link without a ``python:`` prefix.
+intersphinx_disabled_reftypes: list[str] = []
+
+# -- doctest -------------------------------------------------------------------
+
+doctest_global_setup = """
+import time
+from gochan import *
+from gochan import context, errgroup
+"""
+doctest_test_doctest_blocks = "default"
+
+# -- checks run by the build ----------------------------------------------------
+
+
+def _resolve(dotted: str) -> Any:
+    """The object named ``dotted`` (``pkg.mod.attr``), importing as needed; or raise."""
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        modname = ".".join(parts[:i])
+        try:
+            obj: Any = importlib.import_module(modname)
+        except ImportError:
+            continue
+        for attr in parts[i:]:
+            obj = getattr(obj, attr)
+        return obj
+    return getattr(builtins, dotted)
+
+
+def _gochan_modules() -> list[types.ModuleType]:
+    """Every gochan module imported so far (the package imports all of them)."""
+    return [m for n, m in sorted(sys.modules.items()) if n == "gochan" or n.startswith("gochan.")]
+
+
+def _type_variables() -> set[str]:
+    """Names of the ``TypeVar``/``ParamSpec`` objects gochan's modules define."""
+    return {
+        name
+        for module in _gochan_modules()
+        for name, value in vars(module).items()
+        if isinstance(value, (typing.TypeVar, typing.ParamSpec))
+    }
+
+
+def _exists_outside_gochan(target: str, module: str | None) -> bool:
+    """Whether an unresolved reference names a real object we do not document.
+
+    True for objects of the standard library (there is no inventory to link
+    them to offline) and for gochan's type variables (``T`` in ``Chan[T]``,
+    ``P`` of a ``ParamSpec``: parameters of a signature, not objects with a
+    page; autodoc spells ``P.args`` as ``typing.~P``). False for anything
+    else, above all a gochan name that is not documented or does not exist:
+    that is a broken reference and stays a warning.
+    """
+    bare = target.replace("~", "").lstrip(".")
+    if bare.removeprefix("typing.") in _type_variables():
+        return True
+    names = [bare] if module is None else [f"{module}.{bare}", bare]
+    for name in names:
+        try:
+            if isinstance(_resolve(name), (typing.TypeVar, typing.ParamSpec)):
+                return True
+        except (AttributeError, ImportError, ValueError):
+            pass
+        top = name.split(".")[0]
+        if top == "gochan" or not (top in sys.stdlib_module_names or hasattr(builtins, top)):
+            continue
+        try:
+            _resolve(name)
+        except (AttributeError, ImportError, ValueError):
+            continue
+        return True
+    return False
+
+
+def _warn_missing_reference(app: Sphinx, domain: Any, node: nodes.Element) -> bool | None:
+    """Silence the warning for a reference to a real object outside gochan."""
+    if domain is None or domain.name != "py":
+        return None
+    if _exists_outside_gochan(node.get("reftarget", ""), node.get("py:module")):
+        return True
+    return None
+
+
+def _public_names() -> Iterator[tuple[str, str, Any]]:
+    """``(module, name, object)`` for every name a public module exports."""
+    for modname in PUBLIC_MODULES:
+        module = importlib.import_module(modname)
+        for name in getattr(module, "__all__", ()):
+            yield modname, name, getattr(module, name)
+
+
+def _canonical(obj: Any) -> str | None:
+    """Where ``obj`` is defined, as ``module.qualname`` (None if it cannot say)."""
+    mod = getattr(obj, "__module__", None)
+    qual = getattr(obj, "__qualname__", None)
+    return f"{mod}.{qual}" if isinstance(mod, str) and isinstance(qual, str) else None
+
+
+def _check_public_names(app: Sphinx, env: BuildEnvironment) -> None:
+    """Warn about every public name the API reference does not document.
+
+    A name counts as documented under its public module (``gochan.Chan``),
+    or, for a re-export of another public module's name
+    (``gochan.Context``), where that module documents it.
+    """
+    documented = set(env.domains.python_domain.objects) | set(env.domains.python_domain.modules)
+    for modname, name, obj in _public_names():
+        if isinstance(obj, types.ModuleType):
+            if obj.__name__ not in documented:
+                logger.warning("public module %s (%s.%s) is not in the API reference",
+                               obj.__name__, modname, name)
+            continue
+        if f"{modname}.{name}" in documented or _canonical(obj) in documented:
+            continue
+        logger.warning("public name %s.%s is not documented in the API reference",
+                       modname, name)
+
+
+def _attribute_doc(name: str, obj: Any) -> list[str] | None:
+    """The attribute docstring of ``obj`` where a gochan module defines it.
+
+    ``nilchan`` and ``default`` are documented by a string literal under
+    their assignment in ``gochan.chan`` and ``gochan.select``; autodoc looks
+    for it only in the module it documents (``gochan``, which re-exports
+    them), so ``api/gochan.rst`` names them with ``autodata`` and this finds
+    the module that assigns the object and reads the docstring there.
+    """
+    short = name.rsplit(".", 1)[-1]
+    for module in _gochan_modules():
+        if module.__name__ == "gochan" or vars(module).get(short) is not obj:
+            continue
+        docs = ModuleAnalyzer.for_module(module.__name__).find_attr_docs()
+        doc = docs.get(("", short))
+        if doc:
+            return list(doc)
+    return None
+
+
+def _data_docstring(
+    app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]
+) -> None:
+    """Give a re-exported constant the docstring written where it is defined."""
+    if what in ("data", "attribute") and name.startswith("gochan."):
+        doc = _attribute_doc(name, obj)
+        if doc:
+            lines[:] = doc
+
+
+# Languages a code block may show without being run: not Python.
+_NOT_PYTHON = {"go", "sh", "bash", "console", "shell", "make", "text", "none", "json", "ini"}
+
+
+def _check_code_blocks(app: Sphinx, doctree: nodes.document) -> None:
+    """Warn about a Python code block in a docs page that is neither included nor run.
+
+    Allowed: ``literalinclude`` of a file (the examples, which the test
+    suite runs), doctests (``>>>`` blocks and ``.. doctest::``, which
+    ``make docs-check`` runs), and blocks in another language (Go, shell).
+    Docstrings are held to this by their owners, not here.
+    """
+    for node in doctree.findall(nodes.literal_block):
+        if isinstance(node.parent, nodes.system_message):
+            continue  # the echo of a reST error, reported on its own
+        source = node.source or ""
+        if not source.startswith(str(DOCS)) or "docstring of" in source:
+            continue
+        if node.get("source") or node.get("testnodetype"):
+            continue  # literalinclude; doctest directives
+        language = node.get("language", "default")
+        if language in _NOT_PYTHON:
+            continue
+        logger.warning(
+            "a %s code block that is neither included from an example nor a doctest",
+            language, location=node,
+        )
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("warn-missing-reference", _warn_missing_reference)
+    app.connect("env-check-consistency", _check_public_names)
+    app.connect("doctree-read", _check_code_blocks)
+    app.connect("autodoc-process-docstring", _data_docstring)
+    return {"parallel_read_safe": True}
