@@ -240,3 +240,33 @@ def test_context_tree_deadline_and_cancel_reach_only_their_subtrees() -> None:
         "  report: error: context deadline exceeded",
         "All goroutines of the request have exited.",
     ]
+
+
+def test_errgroup_fetch_limits_the_fetches_and_cancels_on_first_error() -> None:
+    run = ok(run_example("errgroup_fetch.py", fast=False))
+    urls = [
+        "http://www.golang.org/",
+        "http://www.google.com/",
+        "https://go.dev/blog/",
+        "https://pkg.go.dev/",
+    ]
+    bad = "http://www.somestupidname.com/"
+    dns_error = f'Get "{bad}": dial tcp: lookup www.somestupidname.com: no such host'
+    split = run.lines.index(f"== the same, after {bad}")
+    first, second = run.lines[:split], run.lines[split:]
+
+    # All good: every URL fetched once, never more than two at a time.
+    assert first[0] == "== 4 URLs, at most 2 at a time"
+    fetched = [re.fullmatch(r"(\S+): \d+ bytes", line) for line in first[1:5]]
+    assert sorted(m[1] for m in fetched if m) == urls
+    assert first[5:] == ["Successfully fetched all URLs.", "4 of 4 fetched, at most 2 at once"]
+
+    # The unresolvable host fails first; its error cancels every other fetch
+    # (as their cause says) and is what g.wait() returns.
+    assert second[1] == f"{bad}: {dns_error}"
+    assert Counter(second[2:6]) == Counter(
+        f"{url}: context canceled (cause: {dns_error})" for url in urls
+    )
+    assert second[6] == f"Fetch failed: {dns_error}"
+    assert re.fullmatch(r"0 of 5 fetched, at most [12] at once", second[7])
+    assert len(second) == 8
