@@ -39,7 +39,10 @@ Invariants (``_lock`` guards every counter and list below):
    it and takes it back if the send fails, and a worker moves a job from
    ``queued`` to ``in_flight`` (or straight to an outcome, for a job it
    does not run) in one locked section, so no job is ever missing from, or
-   counted twice in, the right-hand side.
+   counted twice in, the right-hand side. Once closing, whoever lowers
+   ``queued`` (a worker taking a job, a submit taken back) notifies
+   ``_settled``; ``shutdown`` waits on it, after the queue is closed and
+   empty, so its report counts no job as queued that is merely in transit.
 2. ``_closing`` is set, under the lock, before ``_jobs`` is closed; a submit
    that sees it unset may still lose the race, and then its send raises
    ``ClosedChannelError``, which becomes :class:`PoolClosedError` with the
@@ -102,6 +105,9 @@ P = TypeVar("P")
 R = TypeVar("R")
 
 _log = logging.getLogger(__name__)
+
+_SETTLE_TIMEOUT: Final = 0.5
+"""How long :meth:`Pool.shutdown` waits, at most, for in-transit jobs to be counted."""
 
 _IDLE: Final = object()
 """What ``_running[i]`` holds while worker ``i`` runs no job."""
@@ -316,6 +322,8 @@ class Pool(Generic[P, R]):
             raise TypeError(f"Pool: results must be a bool or a Chan, got {type(results).__name__}")
 
         self._lock = threading.Lock()
+        # Notified, once closing, whenever ``queued`` drops (see shutdown).
+        self._settled = threading.Condition(self._lock)
         # The counters (invariant 1); ``_ended`` counts jobs by outcome.
         self._submitted = 0
         self._started = 0
@@ -370,6 +378,8 @@ class Pool(Generic[P, R]):
         with self._lock:
             self._submitted -= 1
             self._rejected += 1
+            if self._closing:
+                self._settled.notify_all()
 
     def submit(
         self,
@@ -493,6 +503,8 @@ class Pool(Generic[P, R]):
                 self._running[slot] = job.id
                 if job.ctx is not None:
                     self._cancels[slot] = cancel
+            if self._closing:
+                self._settled.notify_all()  # one fewer queued job
         if not_run is not None:
             if cancel is not None:
                 cancel()
@@ -654,7 +666,17 @@ class Pool(Generic[P, R]):
             forced = True
             self._cancel_all()
             self._drain()
-        return self._report(completed, forced or self._hard, time.monotonic() - start)
+        # The queue is closed and empty now, so every job still counted as
+        # queued is a submit about to fail and be taken back, or a job a
+        # worker took an instant ago and is about to count: both happen at
+        # once, so wait for them (briefly, bounded) to make the report exact.
+        with self._lock:
+            self._settled.wait_for(self._no_queued_locked, _SETTLE_TIMEOUT)
+            return self._report_locked(completed, forced or self._hard,
+                                       time.monotonic() - start)
+
+    def _no_queued_locked(self) -> bool:
+        return self._submitted == self._in_flight + sum(self._ended.values())
 
     def _drain(self) -> None:
         """Take every job left in the (closed) queue: they will never run."""
@@ -668,18 +690,18 @@ class Pool(Generic[P, R]):
                 self._not_started.append(job.id)
             self._deliver(Result(job.id, Outcome.CANCELED, None, Canceled("context canceled")))
 
-    def _report(self, completed: bool, forced: bool, elapsed: float) -> ShutdownReport:
-        with self._lock:
-            return ShutdownReport(
-                stats=self._stats_locked(),
-                completed=completed,
-                forced=forced,
-                elapsed=elapsed,
-                running=tuple(j for j in self._running if j is not _IDLE),
-                not_started=tuple(self._not_started),
-                failures=tuple(self._failures),
-                internal_errors=tuple(self._internal),
-            )
+    def _report_locked(self, completed: bool, forced: bool, elapsed: float) -> ShutdownReport:
+        """The shutdown report; the caller holds ``_lock``."""
+        return ShutdownReport(
+            stats=self._stats_locked(),
+            completed=completed,
+            forced=forced,
+            elapsed=elapsed,
+            running=tuple(j for j in self._running if j is not _IDLE),
+            not_started=tuple(self._not_started),
+            failures=tuple(self._failures),
+            internal_errors=tuple(self._internal),
+        )
 
     def __enter__(self) -> Pool[P, R]:
         return self

@@ -1,0 +1,751 @@
+"""gochan.pool: one behaviour per test, grouped as the issue lists them.
+
+Handlers that must stay "running" wait on a ``threading.Event`` with a
+bounded wait, and say they started through another event, so no test sleeps
+to synchronise and none can hang.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gochan import Chan, ClosedChannelError, go, num_goroutine
+from gochan import context as gocontext
+from gochan.context import Canceled, Context, DeadlineExceeded
+from gochan.pool import (
+    Job,
+    Outcome,
+    Pool,
+    PoolClosedError,
+    PoolStats,
+    Result,
+    ShutdownReport,
+    run_until_signal,
+)
+from gochan.testing import current_goroutines, verify_no_goroutines
+from tests.helpers import WAIT, join, start, wait_parked
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def noop(ctx: Context, job: Job[Any]) -> None:
+    pass
+
+
+class Gate:
+    """A handler that blocks until released, telling when each job started."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.started: Chan[Hashable] = Chan(1000)
+
+    def __call__(self, ctx: Context, job: Job[Any]) -> Any:
+        self.started.send(job.id)
+        assert self.release.wait(WAIT), "test never released the gate"
+        return job.payload
+
+    def wait_started(self, n: int = 1) -> list[Hashable]:
+        return [self.started.recv(WAIT) for _ in range(n)]
+
+
+def wait_ctx_done(ctx: Context, job: Job[Any]) -> None:
+    """A cooperative handler: returns only when its context is done (bounded)."""
+    ctx.done().recv(WAIT)
+    err = ctx.err()
+    assert err is not None
+    raise err
+
+
+def assert_consistent(s: PoolStats) -> None:
+    assert s.submitted == s.queued + s.in_flight + s.finished, s
+    assert s.queued >= 0 and s.in_flight >= 0, s
+
+
+def drain_results(p: Pool[Any, Any]) -> list[Result[Any]]:
+    return list(p.results)
+
+
+# -- construction ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("workers", [0, -1])
+def test_non_positive_workers_raise_value_error(workers: int) -> None:
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        Pool(noop, workers=workers)
+
+
+@pytest.mark.parametrize("bad", [True, 2.0, "8"])
+def test_non_int_workers_or_queue_size_raise_type_error(bad: Any) -> None:
+    with pytest.raises(TypeError, match="workers must be an int"):
+        Pool(noop, workers=bad)
+    with pytest.raises(TypeError, match="queue_size must be an int"):
+        Pool(noop, queue_size=bad)
+
+
+def test_negative_queue_size_raises() -> None:
+    with pytest.raises(ValueError, match="queue_size must be >= 0"):
+        Pool(noop, queue_size=-1)
+
+
+def test_handler_not_callable_raises() -> None:
+    with pytest.raises(TypeError, match="handler must be callable"):
+        Pool(42, workers=1)  # type: ignore[arg-type]
+
+
+def test_bad_results_and_job_timeout_raise() -> None:
+    with pytest.raises(TypeError, match="results must be a bool or a Chan"):
+        Pool(noop, results=[])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="job_timeout must be positive"):
+        Pool(noop, job_timeout=0)
+
+
+def test_pool_starts_its_workers_and_stops_them_on_shutdown() -> None:
+    before = current_goroutines()
+    p: Pool[int, None] = Pool(noop, workers=3)
+    assert num_goroutine() == len(before) + 4  # 3 workers and the one waiting for them
+    p.shutdown(WAIT)
+    verify_no_goroutines(WAIT, ignore=before)
+
+
+# -- submitting -----------------------------------------------------------------
+
+
+def test_every_submitted_job_runs_exactly_once_with_its_payload() -> None:
+    p: Pool[int, int] = Pool(lambda ctx, job: job.payload * 2, workers=4, queue_size=5,
+                             results=True)
+    got: list[Result[int]] = []
+    t = start(lambda: got.extend(p.results))
+    jobs = [p.submit(i) for i in range(200)]
+    report = p.shutdown(WAIT)
+    join(t)
+    assert report.completed and report.stats.succeeded == 200
+    assert sorted(r.job_id for r in got) == sorted(j.id for j in jobs)  # type: ignore[type-var]
+    assert {r.job_id: r.value for r in got} == {j.id: j.payload * 2 for j in jobs}
+    assert all(r.outcome is Outcome.SUCCEEDED and r.error is None for r in got)
+
+
+def test_submit_numbers_jobs_from_one_unless_given_an_id() -> None:
+    with Pool(noop, workers=1) as p:
+        assert p.submit("a").id == 1
+        assert p.submit("b", id="mine").id == "mine"
+        assert p.submit("c").id == 2
+        job = Job("j", "payload")
+        assert p.submit(job) is job
+
+
+def test_submit_job_with_extra_fields_raises_type_error() -> None:
+    with Pool(noop, workers=1) as p, pytest.raises(TypeError, match="in the Job"):
+        p.submit(Job(1, "x"), deadline=time.monotonic() + 1)
+
+
+def test_handler_gets_the_job_and_a_context() -> None:
+    seen: Chan[tuple[Context, Job[str]]] = Chan(1)
+    def handler(ctx: Context, job: Job[str]) -> None:
+        seen.send((ctx, job))
+
+    with Pool(handler, workers=1) as p:
+        p.submit("payload", id="x")
+        ctx, job = seen.recv(WAIT)  # type: ignore[misc]
+    assert (job.id, job.payload) == ("x", "payload")
+    assert ctx.err() is None or isinstance(ctx.err(), Canceled)
+
+
+def test_submit_blocks_while_the_queue_is_full() -> None:
+    gate = Gate()
+    p: Pool[int, Any] = Pool(gate, workers=1, queue_size=2)
+    p.submit(0)
+    gate.wait_started()
+    p.submit(1)
+    p.submit(2)  # the queue is full now
+    t = start(p.submit, 3)
+    wait_parked(p._jobs, senders=1)
+    assert t.is_alive()
+    assert len(p._jobs) == 2
+    gate.release.set()
+    join(t)
+    assert p.shutdown(WAIT).stats.succeeded == 4
+
+
+def test_submit_timeout_raises_and_queues_nothing() -> None:
+    gate = Gate()
+    p = Pool(gate, workers=1, queue_size=1)
+    p.submit(0)
+    gate.wait_started()
+    p.submit(1)
+    t0 = time.monotonic()
+    with pytest.raises(TimeoutError):
+        p.submit(2, timeout=0.05)
+    assert time.monotonic() - t0 < WAIT
+    s = p.stats()
+    assert (s.submitted, s.queued, s.rejected) == (2, 1, 1)
+    assert_consistent(s)
+    gate.release.set()
+    assert p.shutdown(WAIT).stats.succeeded == 2
+
+
+def test_submit_gives_up_when_its_context_is_canceled() -> None:
+    gate = Gate()
+    p = Pool(gate, workers=1, queue_size=0)
+    p.submit(0)
+    gate.wait_started()
+    ctx, cancel = gocontext.with_cancel(gocontext.background())
+    errors: Chan[BaseException] = Chan(1)
+
+    def submitter() -> None:
+        try:
+            p.submit(1, ctx=ctx)
+        except BaseException as e:
+            errors.send(e)
+
+    t = start(submitter)
+    wait_parked(p._jobs, senders=1)
+    cancel()
+    assert isinstance(errors.recv(WAIT), Canceled)
+    join(t)
+    assert p.stats().submitted == 1
+    gate.release.set()
+    p.shutdown(WAIT)
+
+
+def test_try_submit_queues_only_when_there_is_room() -> None:
+    gate = Gate()
+    p = Pool(gate, workers=1, queue_size=1)
+    assert p.try_submit(0)
+    gate.wait_started()
+    assert p.try_submit(1)
+    assert not p.try_submit(2)
+    s = p.stats()
+    assert (s.submitted, s.rejected) == (2, 1)
+    gate.release.set()
+    assert p.shutdown(WAIT).stats.succeeded == 2
+
+
+def test_submit_after_shutdown_raises_pool_closed_error() -> None:
+    p = Pool(noop, workers=1)
+    p.shutdown(WAIT)
+    with pytest.raises(PoolClosedError, match="shut down"):
+        p.submit(1)
+    with pytest.raises(PoolClosedError, match="shut down"):
+        p.try_submit(1)
+    assert p.stats().submitted == 0
+
+
+def test_submitter_blocked_on_full_queue_gets_pool_closed_error_at_shutdown() -> None:
+    gate = Gate()
+    p = Pool(gate, workers=1, queue_size=0)
+    p.submit(0)
+    gate.wait_started()
+    errors: Chan[BaseException] = Chan(1)
+
+    def submitter() -> None:
+        try:
+            p.submit(1)
+        except BaseException as e:
+            errors.send(e)
+
+    t = start(submitter)
+    wait_parked(p._jobs, senders=1)
+    shut = start(p.shutdown, WAIT)
+    assert isinstance(errors.recv(WAIT), PoolClosedError)
+    gate.release.set()
+    join(t, shut)
+    s = p.stats()
+    assert (s.submitted, s.succeeded, s.rejected) == (1, 1, 1)
+
+
+def test_slow_handler_holds_a_million_job_producer_at_the_bound_in_bounded_memory() -> None:
+    """Back-pressure: the queue never exceeds its bound and memory stays flat."""
+    bound = 10
+    release = threading.Event()
+
+    def slow(ctx: Context, job: Job[int]) -> None:
+        release.wait(0.002)  # a slow handler; the event only ends the test sooner
+
+    tracemalloc.start()
+    try:
+        p: Pool[int, None] = Pool(slow, workers=2, queue_size=bound)
+        closed: Chan[BaseException] = Chan(1)
+
+        def producer() -> None:
+            try:
+                for i in range(1_000_000):
+                    p.submit(i)
+            except PoolClosedError as e:
+                closed.send(e)
+
+        t = start(producer)
+        lengths = []
+        for _ in range(50):
+            wait_parked(p._jobs, senders=1)  # the producer is held at the bound
+            lengths.append(len(p._jobs))
+            time.sleep(0.002)
+        release.set()
+        report = p.shutdown(WAIT, cancel=True)
+        closed.recv(WAIT)
+        join(t)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert max(lengths) <= bound
+    assert report.stats.submitted < 100_000  # nowhere near the million
+    # A million queued jobs would take hundreds of MB; the pool stays flat.
+    assert peak < 2 * 1024 * 1024, f"peak {peak} bytes"
+
+
+# -- running: deadlines, contexts, errors ---------------------------------------
+
+
+def test_job_that_raises_is_recorded_and_its_worker_survives() -> None:
+    def handler(ctx: Context, job: Job[int]) -> int:
+        if job.payload == 0:
+            raise ValueError("bad payload 0")
+        return job.payload
+
+    p: Pool[int, int] = Pool(handler, workers=1)
+    p.submit(0, id="bad")
+    p.submit(1, id="good")
+    report = p.shutdown(WAIT)
+    assert (report.stats.failed, report.stats.succeeded) == (1, 1)
+    (failure,) = report.failures
+    assert failure.job_id == "bad" and failure.outcome is Outcome.FAILED and failure.started
+    assert isinstance(failure.error, ValueError)
+    assert "ValueError: bad payload 0" in failure.traceback
+    assert "in handler" in failure.traceback
+    assert report.ids(Outcome.FAILED) == ("bad",)
+
+
+def test_failures_are_logged_not_printed(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def handler(ctx: Context, job: Job[int]) -> None:
+        raise RuntimeError("boom")
+
+    with caplog.at_level(logging.ERROR, logger="gochan.pool"):
+        p: Pool[int, None] = Pool(handler, workers=1, name="logged")
+        p.submit(7, id="job-7")
+        p.shutdown(WAIT)
+    (rec,) = [r for r in caplog.records if r.name == "gochan.pool"]
+    assert rec.levelno == logging.ERROR
+    assert "job-7" in rec.getMessage() and "logged" in rec.getMessage()
+    assert rec.exc_info is not None and isinstance(rec.exc_info[1], RuntimeError)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+
+
+def test_per_job_deadline_cancels_the_context_of_a_running_job() -> None:
+    p: Pool[int, None] = Pool(wait_ctx_done, workers=1)
+    t0 = time.monotonic()
+    p.submit(0, id="slow", deadline=time.monotonic() + 0.05)
+    report = p.shutdown(WAIT)
+    assert time.monotonic() - t0 < WAIT / 2
+    assert report.stats.timed_out == 1 and report.stats.started == 1
+    (failure,) = report.failures
+    assert failure.outcome is Outcome.TIMED_OUT and isinstance(failure.error, DeadlineExceeded)
+
+
+def test_handler_that_returns_after_its_deadline_counts_as_timed_out() -> None:
+    def late(ctx: Context, job: Job[int]) -> int:
+        ctx.done().recv(WAIT)  # ignores the expiry and returns anyway
+        return 1
+
+    p: Pool[int, int] = Pool(late, workers=1, results=True)
+    p.submit(0, deadline=time.monotonic() + 0.02)
+    report = p.shutdown(WAIT)
+    (result,) = drain_results(p)
+    assert report.stats.timed_out == 1 and report.stats.succeeded == 0
+    assert result.outcome is Outcome.TIMED_OUT and result.value == 1
+    assert isinstance(result.error, DeadlineExceeded)
+
+
+def test_job_that_expires_in_the_queue_never_runs() -> None:
+    ran: list[int] = []
+    p: Pool[int, None] = Pool(lambda ctx, job: ran.append(job.payload), workers=1)
+    p.submit(0, deadline=time.monotonic() - 1)
+    report = p.shutdown(WAIT)
+    assert ran == []
+    assert (report.stats.timed_out, report.stats.started) == (1, 0)
+    assert not report.failures[0].started
+
+
+def test_job_timeout_limits_every_job() -> None:
+    deadlines: Chan[float | None] = Chan(1)
+
+    def handler(ctx: Context, job: Job[int]) -> None:
+        deadlines.send(ctx.deadline()[0])
+        wait_ctx_done(ctx, job)
+
+    p: Pool[int, None] = Pool(handler, workers=1, job_timeout=0.05)
+    t0 = time.monotonic()
+    p.submit(0)
+    d = deadlines.recv(WAIT)
+    report = p.shutdown(WAIT)
+    assert d is not None and t0 < d <= time.monotonic()
+    assert report.stats.timed_out == 1
+
+
+def test_canceling_a_jobs_own_context_cancels_the_job() -> None:
+    ctx, cancel = gocontext.with_cancel(gocontext.background())
+    started: Chan[None] = Chan(1)
+
+    def handler(c: Context, job: Job[int]) -> None:
+        started.send(None)
+        wait_ctx_done(c, job)
+
+    p: Pool[int, None] = Pool(handler, workers=1)
+    p.submit(0, ctx=ctx)
+    started.recv(WAIT)
+    cancel()
+    report = p.shutdown(WAIT)
+    assert report.stats.canceled == 1
+    assert report.failures[0].outcome is Outcome.CANCELED
+
+
+def test_a_job_context_value_reaches_the_handler() -> None:
+    ctx = gocontext.with_value(gocontext.background(), "user", "ann")
+    seen: Chan[object] = Chan(1)
+    def handler(c: Context, job: Job[int]) -> None:
+        seen.send(c.value("user"))
+
+    with Pool(handler, workers=1) as p:
+        p.submit(0, ctx=ctx)
+        assert seen.recv(WAIT) == "ann"
+
+
+def test_stats_snapshots_are_consistent_while_jobs_run() -> None:
+    p: Pool[int, None] = Pool(noop, workers=4, queue_size=8)
+    stop = threading.Event()
+    snapshots: list[PoolStats] = []
+
+    def watch() -> None:
+        while not stop.is_set():
+            snapshots.append(p.stats())
+
+    t = start(watch)
+    for i in range(3000):
+        p.submit(i)
+    p.shutdown(WAIT)
+    stop.set()
+    join(t)
+    assert len(snapshots) > 10
+    for s in snapshots:
+        assert_consistent(s)
+    final = p.stats()
+    assert_consistent(final)
+    assert final.succeeded == final.submitted == 3000 and final.queued == 0
+
+
+def test_results_channel_is_closed_once_the_workers_are_done() -> None:
+    p: Pool[int, int] = Pool(lambda ctx, job: job.payload, workers=2, results=True)
+    p.submit(5)
+    report = p.shutdown(WAIT)
+    assert report.completed
+    assert [r.value for r in drain_results(p)] == [5]
+    assert p.results.recv_ok(0) == (None, False)
+
+
+def test_results_without_results_channel_raises() -> None:
+    with Pool(noop, workers=1) as p, pytest.raises(RuntimeError, match="no results channel"):
+        p.results  # noqa: B018
+
+
+def test_a_results_chan_of_the_users_is_not_closed_by_the_pool() -> None:
+    mine: Chan[Result[int]] = Chan(10)
+    p: Pool[int, int] = Pool(lambda ctx, job: job.payload, workers=1, results=mine)
+    p.submit(3)
+    p.shutdown(WAIT)
+    r = mine.recv(0)
+    assert r is not None and r.value == 3
+    assert not mine.statistics().closed
+
+
+def test_internal_errors_surface_in_stats_and_report(caplog: pytest.LogCaptureFixture) -> None:
+    mine: Chan[Result[int]] = Chan(0)
+    mine.close()  # misuse: the pool cannot deliver results any more
+    p: Pool[int, int] = Pool(lambda ctx, job: 1, workers=1, results=mine)
+    with caplog.at_level(logging.CRITICAL, logger="gochan.pool"):
+        p.submit(0, id="j")
+        report = p.shutdown(WAIT)
+    assert report.stats.internal_errors == 1 == p.stats().internal_errors
+    (err,) = report.internal_errors
+    assert err.job_id == "j" and isinstance(err.error, ClosedChannelError)
+    assert "ClosedChannelError" in err.traceback
+    assert any(r.levelno == logging.CRITICAL for r in caplog.records)
+    assert report.stats.succeeded == 1  # the job itself did succeed
+
+
+# -- shutting down --------------------------------------------------------------
+
+
+def test_shutdown_lets_queued_and_running_jobs_finish() -> None:
+    gate = Gate()
+    p: Pool[int, Any] = Pool(gate, workers=2, queue_size=10)
+    for i in range(6):
+        p.submit(i)
+    gate.wait_started(2)
+    reports: Chan[ShutdownReport] = Chan(1)
+    t = start(lambda: reports.send(p.shutdown(WAIT)))
+    # shutdown is waiting; the queued jobs still run once released
+    assert p.stats().closed
+    gate.release.set()
+    report = reports.recv(WAIT)
+    join(t)
+    assert report is not None
+    assert report.completed and not report.forced
+    assert report.stats.succeeded == 6 and report.running == () and report.not_started == ()
+
+
+def test_shutdown_with_a_hung_handler_returns_within_its_timeout() -> None:
+    gate = Gate()  # ignores its context: "hung"
+    p = Pool(gate, workers=1, queue_size=5)
+    p.submit(0, id="hung")
+    gate.wait_started()
+    p.submit(1, id="queued-1")
+    p.submit(2, id="queued-2")
+    t0 = time.monotonic()
+    report = p.shutdown(0.2)
+    elapsed = time.monotonic() - t0
+    assert 0.2 <= elapsed < 0.2 + 0.5
+    assert not report.completed and report.forced
+    assert report.running == ("hung",)
+    assert sorted(report.not_started) == ["queued-1", "queued-2"]  # type: ignore[type-var]
+    assert report.stats.in_flight == 1 and report.stats.canceled == 2
+    assert_consistent(report.stats)
+    gate.release.set()  # let the hung handler go, so nothing leaks
+    final = p.shutdown(WAIT)
+    assert final.completed and final.running == ()
+    assert final.stats.succeeded == 1
+
+
+def test_shutdown_timeout_cancels_cooperative_handlers() -> None:
+    p: Pool[int, None] = Pool(wait_ctx_done, workers=1)
+    p.submit(0)
+    report = p.shutdown(0.05)
+    assert report.forced
+    final = p.shutdown(WAIT)
+    assert final.completed and final.stats.canceled == 1
+
+
+def test_shutdown_cancel_cancels_in_flight_contexts_and_drops_the_queue() -> None:
+    started: Chan[None] = Chan(10)
+
+    def handler(ctx: Context, job: Job[int]) -> None:
+        started.send(None)
+        wait_ctx_done(ctx, job)
+
+    p: Pool[int, None] = Pool(handler, workers=2, queue_size=10)
+    p.submit(0, id="a")
+    p.submit(1, id="b", deadline=time.monotonic() + 60)
+    started.recv(WAIT)
+    started.recv(WAIT)
+    for i in range(3):
+        p.submit(i, id=f"q{i}")
+    t0 = time.monotonic()
+    report = p.shutdown(WAIT, cancel=True)
+    assert time.monotonic() - t0 < WAIT / 2
+    assert report.completed and report.forced
+    assert report.stats.started == 2 and report.stats.canceled == 5
+    assert sorted(report.ids(Outcome.CANCELED)) == ["a", "b"]  # type: ignore[type-var]
+    assert sorted(report.not_started) == ["q0", "q1", "q2"]  # type: ignore[type-var]
+
+
+def test_hard_shutdown_reaches_a_job_with_its_own_context() -> None:
+    started: Chan[None] = Chan(1)
+
+    def handler(ctx: Context, job: Job[int]) -> None:
+        started.send(None)
+        wait_ctx_done(ctx, job)
+
+    p: Pool[int, None] = Pool(handler, workers=1)
+    p.submit(0, ctx=gocontext.background())
+    started.recv(WAIT)
+    report = p.shutdown(WAIT, cancel=True)
+    assert report.completed and report.stats.canceled == 1
+
+
+def test_context_manager_shuts_down_gracefully_on_exit() -> None:
+    with Pool(noop, workers=2) as p:
+        for i in range(10):
+            p.submit(i)
+    s = p.stats()
+    assert s.closed and s.succeeded == 10
+
+
+def test_context_manager_cancels_when_the_block_raises() -> None:
+    started: Chan[None] = Chan(1)
+
+    def handler(ctx: Context, job: Job[int]) -> None:
+        started.send(None)
+        wait_ctx_done(ctx, job)
+
+    with pytest.raises(KeyError), Pool(handler, workers=1) as p:
+        p.submit(0)
+        started.recv(WAIT)
+        raise KeyError("boom")
+    assert p.stats().canceled == 1
+
+
+def test_shutdown_racing_with_submitters_on_many_threads_loses_no_job() -> None:
+    release = threading.Event()
+
+    def handler(ctx: Context, job: Job[int]) -> int:
+        assert release.wait(WAIT)
+        return job.payload
+
+    p: Pool[int, int] = Pool(handler, workers=4, queue_size=4, results=True)
+    accepted: list[list[Hashable]] = [[] for _ in range(8)]
+    results: list[Result[int]] = []
+    collector = start(lambda: results.extend(p.results))
+
+    def submitter(k: int) -> None:
+        with contextlib.suppress(PoolClosedError):
+            for i in range(100_000):
+                accepted[k].append(p.submit(i, id=(k, i)).id)
+
+    threads = [start(submitter, k) for k in range(8)]
+    wait_parked(p._jobs, senders=8)  # every submitter is held at the full queue
+    release.set()  # now the queue moves while the shutdown closes it
+    report = p.shutdown(WAIT)
+    join(*threads, collector)
+    ids = [i for a in accepted for i in a]
+    # The report is exact at once: every accepted job ran, every other
+    # submit was taken back, nothing is left counted as queued.
+    assert report.completed and report.stats.queued == 0
+    assert report.stats.submitted == report.stats.succeeded == len(ids) >= 8
+    assert sorted(r.job_id for r in results) == sorted(ids)  # type: ignore[type-var]
+    assert report.stats.rejected == 8
+
+
+def test_no_goroutine_is_left_behind_after_shutdown() -> None:
+    before = current_goroutines()
+    p: Pool[int, None] = Pool(noop, workers=8, results=True)
+    for i in range(100):
+        p.submit(i, deadline=time.monotonic() + 60)
+    drain = go(lambda: list(p.results))
+    p.shutdown(WAIT)
+    drain.join(WAIT)
+    verify_no_goroutines(WAIT, ignore=before)
+
+
+def _run_script(code: str, timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def test_interpreter_exit_never_hangs_on_a_hung_handler() -> None:
+    t0 = time.monotonic()
+    proc = _run_script("""
+        import threading
+        from gochan.pool import Pool
+        hung = threading.Event()
+        def handler(ctx, job):
+            hung.wait()          # ignores its context forever
+        with Pool(handler, workers=2, shutdown_timeout=0.2) as p:
+            p.submit(1)
+            p.submit(2)
+        p2 = Pool(handler, workers=1)
+        p2.submit(3)             # never shut down at all
+        print("exiting")
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "exiting"
+    assert time.monotonic() - t0 < 8.0
+
+
+# -- signals --------------------------------------------------------------------
+
+
+def _send_when(cond: Callable[[], bool], sig: int) -> threading.Thread:
+    """Send ``sig`` to this process once ``cond()`` holds (bounded poll)."""
+
+    def run() -> None:
+        deadline = time.monotonic() + WAIT
+        while not cond():
+            assert time.monotonic() < deadline, "condition never held"
+            time.sleep(0.001)
+        os.kill(os.getpid(), sig)
+
+    return start(run)
+
+
+SIG = signal.SIGUSR1  # not SIGINT: a bug must not interrupt the test run itself
+
+
+def test_run_until_signal_shuts_down_gracefully_on_the_first_signal() -> None:
+    p: Pool[int, None] = Pool(noop, workers=2)
+    submitted = threading.Event()
+
+    def producer(ctx: Context) -> None:
+        i = 0
+        while ctx.err() is None:
+            p.submit(i)
+            i += 1
+            if i == 50:
+                submitted.set()
+
+    t = _send_when(submitted.is_set, SIG)
+    report = run_until_signal(p, producer, signals=[SIG], timeout=WAIT)
+    join(t)
+    assert report.interrupted and report.completed and not report.forced
+    assert report.stats.succeeded == report.stats.submitted >= 50
+    assert signal.getsignal(SIG) is signal.SIG_DFL  # handlers restored
+
+
+def test_run_until_signal_second_signal_forces_the_hard_path() -> None:
+    started: Chan[None] = Chan(1)
+
+    def handler(ctx: Context, job: Job[int]) -> None:
+        started.send(None)
+        wait_ctx_done(ctx, job)
+
+    p: Pool[int, None] = Pool(handler, workers=1)
+
+    def producer(ctx: Context) -> None:
+        p.submit(0)
+        ctx.done().recv(WAIT)  # produce until the first signal
+
+    first = _send_when(lambda: started.statistics().buffered == 1, SIG)
+    second = _send_when(lambda: p.stats().closed, SIG)  # shutdown has begun
+    report = run_until_signal(p, producer, signals=[SIG], timeout=WAIT)
+    join(first, second)
+    assert report.interrupted and report.forced and report.completed
+    assert report.stats.canceled == 1
+
+
+def test_run_until_signal_ends_gracefully_when_main_returns() -> None:
+    p: Pool[int, None] = Pool(noop, workers=2)
+
+    def producer(ctx: Context) -> None:
+        for i in range(20):
+            p.submit(i)
+
+    report = run_until_signal(p, producer, signals=[SIG], timeout=WAIT)
+    assert not report.interrupted and report.completed
+    assert report.stats.succeeded == 20
+
+
+def test_run_until_signal_reraises_what_main_raised() -> None:
+    p: Pool[int, None] = Pool(noop, workers=1)
+
+    def producer(ctx: Context) -> None:
+        raise LookupError("producer broke")
+
+    with pytest.raises(LookupError, match="producer broke"):
+        run_until_signal(p, producer, signals=[SIG], timeout=WAIT)
+    assert p.stats().closed
