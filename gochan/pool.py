@@ -722,6 +722,7 @@ def run_until_signal(
     *,
     signals: Iterable[int] = (signal.SIGINT, signal.SIGTERM),
     timeout: float | None = None,
+    on_signal: Callable[[int], object] | None = None,
 ) -> ShutdownReport:
     """Run ``pool`` until a signal (or ``main``) ends it, then shut it down gracefully.
 
@@ -731,11 +732,16 @@ def run_until_signal(
     (``SIGINT``, ``SIGTERM``), so ``main`` should stop submitting then (a
     ``submit`` it is blocked in raises :class:`PoolClosedError` once the
     shutdown starts, which ends ``main`` quietly). Without ``main`` it waits
-    for a signal. Then ``pool.shutdown(timeout)``: a second signal during
-    it cancels every running job's context and drops the queue (the hard
-    path). Returns the report, with ``interrupted`` set if a signal ended
-    the run. An exception raised by ``main`` is re-raised here, after a
-    hard shutdown.
+    for a signal. Then ``pool.shutdown(timeout)``, gracefully; the second
+    signal (counting one that ended the run) takes the hard path: every
+    running job's context is canceled and the queue dropped.
+    ``on_signal(n)`` is called in the main thread for the ``n``-th signal
+    (1: graceful shutdown, 2: forced), to tell the user.
+
+    Returns the report, with ``interrupted`` set if any signal arrived. An
+    exception raised by ``main`` is re-raised here, after a hard shutdown.
+    The signals stay caught until it returns, then the previous handlers
+    are restored.
     """
     sigs = tuple(signals)
     ctx, stop = context.notify_context(context.background(), *sigs)
@@ -760,19 +766,29 @@ def run_until_signal(
         else:
             go(run_main)
             select(main_done.recv, ctx.done().recv)
-        interrupted = ctx.err() is not None
-        # While shutting down, a second signal forces the hard path. This
-        # context's handlers sit on top of the first one's, which stop2
-        # restores before stop restores the original ones (last in, first out).
-        ctx2, stop2 = context.notify_context(context.background(), *sigs)
+        seen = 0 if ctx.err() is None else 1
+        reports: Chan[ShutdownReport] = Chan(1)
+        # Catch each further signal with a new context whose handlers sit on
+        # top of the previous ones; they are all stopped last in, first out
+        # (below), so no signal is ever left to the default handler.
+        nested: list[Callable[[], None]] = []
         try:
-            stop_force = context.after_func(ctx2, pool._cancel_all)
-            try:
-                report = pool.shutdown(timeout, cancel=bool(failure))
-            finally:
-                stop_force()
+            while True:
+                sig_ctx, again = context.notify_context(context.background(), *sigs)
+                nested.append(again)
+                if seen and on_signal is not None:
+                    on_signal(seen)  # the next signal is caught already
+                if seen == 2:
+                    pool._cancel_all()
+                if len(nested) == 1:
+                    go(lambda: reports.send(pool.shutdown(timeout, cancel=bool(failure))))
+                i, got = select(reports.recv, sig_ctx.done().recv)
+                if i == 0:
+                    break
+                seen += 1
         finally:
-            stop2()
+            for again in reversed(nested):
+                again()
         try:
             main_done.recv(timeout)
         except TimeoutError:
@@ -781,4 +797,5 @@ def run_until_signal(
         stop()
     if failure:
         raise failure[0]
-    return replace(report, interrupted=interrupted)
+    assert isinstance(got, ShutdownReport)
+    return replace(got, interrupted=seen > 0)

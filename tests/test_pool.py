@@ -720,12 +720,44 @@ def test_run_until_signal_second_signal_forces_the_hard_path() -> None:
         p.submit(0)
         ctx.done().recv(WAIT)  # produce until the first signal
 
+    notes: list[int] = []
+
+    def on_signal(n: int) -> None:
+        notes.append(n)
+        if n == 1:  # the graceful shutdown waits for the handler: force it
+            os.kill(os.getpid(), SIG)
+
     first = _send_when(lambda: started.statistics().buffered == 1, SIG)
-    second = _send_when(lambda: p.stats().closed, SIG)  # shutdown has begun
-    report = run_until_signal(p, producer, signals=[SIG], timeout=WAIT)
-    join(first, second)
+    t0 = time.monotonic()
+    report = run_until_signal(p, producer, signals=[SIG], timeout=WAIT, on_signal=on_signal)
+    join(first)
+    assert time.monotonic() - t0 < WAIT / 2
+    assert notes == [1, 2]
     assert report.interrupted and report.forced and report.completed
     assert report.stats.canceled == 1
+    assert signal.getsignal(SIG) is signal.SIG_DFL
+
+
+def test_run_until_signal_first_signal_during_shutdown_stays_graceful() -> None:
+    gate = Gate()
+    p: Pool[int, Any] = Pool(gate, workers=1)
+
+    def producer(ctx: Context) -> None:
+        p.submit(0)  # and return: the shutdown starts with the job running
+
+    notes: list[int] = []
+
+    def on_signal(n: int) -> None:
+        notes.append(n)
+        gate.release.set()
+
+    sender = _send_when(lambda: p.stats().closed and gate.started.statistics().buffered == 1,
+                        SIG)
+    report = run_until_signal(p, producer, signals=[SIG], timeout=WAIT, on_signal=on_signal)
+    join(sender)
+    assert notes == [1]
+    assert report.interrupted and not report.forced and report.completed
+    assert report.stats.succeeded == 1
 
 
 def test_run_until_signal_ends_gracefully_when_main_returns() -> None:
