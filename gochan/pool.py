@@ -34,15 +34,16 @@ Moving parts:
 
 Invariants (``_lock`` guards every counter and list below):
 
-1. ``submitted == queued + in_flight + succeeded + failed + timed_out +
-   canceled`` in every snapshot. ``submit`` counts a job *before* sending
+1. ``submitted == pending + in_flight + succeeded + failed + timed_out +
+   canceled`` in every snapshot (``pending``: accepted, not yet taken by a
+   worker). ``submit`` counts a job *before* sending
    it and takes it back if the send fails, and a worker moves a job from
-   ``queued`` to ``in_flight`` (or straight to an outcome, for a job it
+   ``pending`` to ``in_flight`` (or straight to an outcome, for a job it
    does not run) in one locked section, so no job is ever missing from, or
    counted twice in, the right-hand side. Once closing, whoever lowers
-   ``queued`` (a worker taking a job, a submit taken back) notifies
+   ``pending`` (a worker taking a job, a submit taken back) notifies
    ``_settled``; ``shutdown`` waits on it, after the queue is closed and
-   empty, so its report counts no job as queued that is merely in transit.
+   empty, so its report counts no job as pending that is merely in transit.
 2. ``_closing`` is set, under the lock, before ``_jobs`` is closed; a submit
    that sees it unset may still lose the race, and then its send raises
    ``ClosedChannelError``, which becomes :class:`PoolClosedError` with the
@@ -63,7 +64,7 @@ Invariants (``_lock`` guards every counter and list below):
    the pool's own machinery as an internal error (counted in ``stats()``,
    listed in the report, logged as critical): never swallowed.
 
-Lock order: ``_lock``, then a channel's lock (``_jobs`` in ``try_submit``).
+Lock order: ``_lock``, then a channel's lock (``len(_jobs)`` in ``stats``).
 Nothing is called out of the pool while ``_lock`` is held.
 """
 
@@ -199,9 +200,11 @@ class InternalError:
 class PoolStats:
     """A consistent snapshot of a pool's counters (one lock, one moment).
 
-    ``submitted == queued + in_flight + succeeded + failed + timed_out +
-    canceled`` always holds. A ``submit`` blocked on a full queue counts as
-    submitted and queued while it waits, and is taken back if it gives up.
+    ``submitted == pending + in_flight + succeeded + failed + timed_out +
+    canceled`` always holds. ``pending`` counts accepted jobs no worker has
+    taken yet: the ``queued`` ones (in the queue, at most ``queue_size``)
+    and any ``submit`` blocked on a full queue, which counts as submitted
+    while it waits and is taken back if it gives up.
     ``started`` counts handler calls; ``timed_out`` and ``canceled`` also
     count jobs that ended without running (expired in the queue, dropped
     by a hard shutdown). ``rejected`` counts submits that did not get in.
@@ -217,6 +220,7 @@ class PoolStats:
     timed_out: int
     canceled: int
     in_flight: int
+    pending: int
     queued: int
     rejected: int
     internal_errors: int
@@ -322,7 +326,7 @@ class Pool(Generic[P, R]):
             raise TypeError(f"Pool: results must be a bool or a Chan, got {type(results).__name__}")
 
         self._lock = threading.Lock()
-        # Notified, once closing, whenever ``queued`` drops (see shutdown).
+        # Notified, once closing, whenever ``pending`` drops (see shutdown).
         self._settled = threading.Condition(self._lock)
         # The counters (invariant 1); ``_ended`` counts jobs by outcome.
         self._submitted = 0
@@ -504,7 +508,7 @@ class Pool(Generic[P, R]):
                 if job.ctx is not None:
                     self._cancels[slot] = cancel
             if self._closing:
-                self._settled.notify_all()  # one fewer queued job
+                self._settled.notify_all()  # one fewer pending job
         if not_run is not None:
             if cancel is not None:
                 cancel()
@@ -619,7 +623,8 @@ class Pool(Generic[P, R]):
             timed_out=ended[Outcome.TIMED_OUT],
             canceled=ended[Outcome.CANCELED],
             in_flight=self._in_flight,
-            queued=self._submitted - self._in_flight - finished,
+            pending=self._submitted - self._in_flight - finished,
+            queued=len(self._jobs),  # lock order: _lock, then the channel's
             rejected=self._rejected,
             internal_errors=len(self._internal),
             closed=self._closing,
@@ -667,15 +672,15 @@ class Pool(Generic[P, R]):
             self._cancel_all()
             self._drain()
         # The queue is closed and empty now, so every job still counted as
-        # queued is a submit about to fail and be taken back, or a job a
+        # pending is a submit about to fail and be taken back, or a job a
         # worker took an instant ago and is about to count: both happen at
         # once, so wait for them (briefly, bounded) to make the report exact.
         with self._lock:
-            self._settled.wait_for(self._no_queued_locked, _SETTLE_TIMEOUT)
+            self._settled.wait_for(self._none_pending_locked, _SETTLE_TIMEOUT)
             return self._report_locked(completed, forced or self._hard,
                                        time.monotonic() - start)
 
-    def _no_queued_locked(self) -> bool:
+    def _none_pending_locked(self) -> bool:
         return self._submitted == self._in_flight + sum(self._ended.values())
 
     def _drain(self) -> None:

@@ -71,8 +71,9 @@ def wait_ctx_done(ctx: Context, job: Job[Any]) -> None:
 
 
 def assert_consistent(s: PoolStats) -> None:
-    assert s.submitted == s.queued + s.in_flight + s.finished, s
-    assert s.queued >= 0 and s.in_flight >= 0, s
+    assert s.submitted == s.pending + s.in_flight + s.finished, s
+    assert s.pending >= 0 and s.in_flight >= 0, s
+    assert 0 <= s.queued <= s.queue_size, s
 
 
 def drain_results(p: Pool[Any, Any]) -> list[Result[Any]]:
@@ -174,7 +175,9 @@ def test_submit_blocks_while_the_queue_is_full() -> None:
     t = start(p.submit, 3)
     wait_parked(p._jobs, senders=1)
     assert t.is_alive()
-    assert len(p._jobs) == 2
+    s = p.stats()
+    # Two jobs in the queue, plus the blocked submit: three pending.
+    assert (s.queued, s.pending, s.in_flight, s.submitted) == (2, 3, 1, 4)
     gate.release.set()
     join(t)
     assert p.shutdown(WAIT).stats.succeeded == 4
@@ -445,7 +448,7 @@ def test_stats_snapshots_are_consistent_while_jobs_run() -> None:
         assert_consistent(s)
     final = p.stats()
     assert_consistent(final)
-    assert final.succeeded == final.submitted == 3000 and final.queued == 0
+    assert final.succeeded == final.submitted == 3000 and final.pending == 0
 
 
 def test_results_channel_is_closed_once_the_workers_are_done() -> None:
@@ -622,8 +625,8 @@ def test_shutdown_racing_with_submitters_on_many_threads_loses_no_job() -> None:
     join(*threads, collector)
     ids = [i for a in accepted for i in a]
     # The report is exact at once: every accepted job ran, every other
-    # submit was taken back, nothing is left counted as queued.
-    assert report.completed and report.stats.queued == 0
+    # submit was taken back, nothing is left counted as pending.
+    assert report.completed and report.stats.pending == 0
     assert report.stats.submitted == report.stats.succeeded == len(ids) >= 8
     assert sorted(r.job_id for r in results) == sorted(ids)  # type: ignore[type-var]
     assert report.stats.rejected == 8
