@@ -65,6 +65,7 @@ extensions = [
 exclude_patterns = ["_build"]
 templates_path: list[str] = []
 html_static_path = ["_static"]
+html_css_files = ["gochan.css"]
 html_theme = "furo"
 html_title = f"gochan {release}"
 pygments_style = "friendly"

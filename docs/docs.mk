@@ -28,3 +28,13 @@ docs: $(DOCS_STAMP)
 docs-check: $(DOCS_STAMP)
 	$(SPHINX) -b html -E $(SPHINXOPTS) -d $(DOCS_BUILD)/doctrees-check docs $(DOCS_BUILD)/check-html
 	$(SPHINX) -b doctest -E $(SPHINXOPTS) -d $(DOCS_BUILD)/doctrees-check docs $(DOCS_BUILD)/doctest
+
+# Re-measure the benchmarks and regenerate the Performance page's chart and
+# tables from them (minutes; run on a quiet machine, then commit docs/_data,
+# docs/_static/benchmarks.svg and docs/_generated/benchmarks.inc).
+.PHONY: docs-bench
+docs-bench: $(STAMP)
+	$(PY) bench/chan_bench.py --json docs/_data/chan_bench.json
+	$(PY) bench/context_bench.py --json docs/_data/context_bench.json
+	$(PY) bench/pool_bench.py --json docs/_data/pool_bench.json
+	$(PY) bench/make_chart.py
