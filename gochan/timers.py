@@ -1,32 +1,58 @@
 """Timers, tickers and delayed calls (Go's ``time.After``, ``Timer``, ``Ticker``).
 
-Every timer is an entry of the one shared timer thread
-(:mod:`gochan._scheduler`); none has a thread of its own. Channel timers
-deliver ``time.monotonic()`` into a ``Chan(1)``.
+Channel timers are lazy, as in Go 1.23 (``runtime/time.go``,
+``blockTimerChan``/``maybeRunChan``): a timer channel (``_TimerChan``, a
+``Chan(1)``) holds its timer's state itself, and the timer is in the shared
+timer thread's heap (:mod:`gochan._scheduler`) only once a receiver has
+parked on the channel. A receive attempt that finds the deadline passed
+delivers the value right there, so ``select(ch.recv, after(60).recv)`` with
+``ch`` ready schedules nothing at all: ``after()`` costs one channel.
 
-Each :class:`Timer` or :class:`Ticker` keeps its arming state in a
-``_State`` that the heap entry references strongly; the state never
-references the channel, and the heap references the channel only weakly. So
-a channel timer nobody can receive from any more is garbage even before it
-fires (Go 1.23+), while a user holding only ``after(5)``'s channel still gets
-its value.
+The value delivered is the expiry instant ``when`` (a ``time.monotonic()``
+value, never later than the moment it is delivered), as Go sends the time
+the timer was due; a non-positive duration is due at the instant of arming.
 
-Invariants (``_State.lock`` guards a state's fields):
+Invariants of a timer channel (its own ``_lock`` guards every field below;
+there is no second lock, since the channel calls into the timer under it):
 
-1. ``gen`` counts arms and stops. A firing carries the ``gen`` it was armed
-   with and does nothing unless it is still current, so a firing already
-   taken off the heap when ``stop``/``reset`` ran is stale and harmless.
-2. Firing (the check of ``gen``, ``armed = False``, ``ch._offer(now)``) and
-   ``stop`` (``armed = False``, ``gen += 1``, cancel, ``ch._drain()``) each
-   happen entirely under the state lock, so they exclude each other: a value
-   is either offered before ``stop`` starts (and drained by it unless it was
-   already received) or never offered. Hence Go 1.23's rule: once ``stop``
-   or ``reset`` returns, no value from before it is ever received.
-3. ``armed`` is True from an arm until its firing (one-shot timers) or until
-   ``stop`` (tickers, which re-arm themselves on each tick).
-4. Lock order: state lock, then the scheduler's lock (schedule/cancel) or
-   the channel's lock (offer/drain). The scheduler calls a firing with its
-   own lock released, and a channel never calls out, so no cycle exists.
+1. ``_armed`` is True from an arm until the arm's value is delivered
+   (one-shot) or until ``_stop_timer`` (tickers, which re-arm for the next
+   tick on every delivery). ``_when`` is the armed deadline.
+2. *Delivery* happens only under the lock, only while armed and
+   ``_when <= now``, through ``_send_locked``: to the first parked receiver
+   (so the channel's invariant 1 holds), else into the buffer; dropped when
+   the buffer is full (a ticker's slow receiver) or the channel closed.
+   Whoever observes the channel delivers a due value first: a receive
+   (``_recv_locked``), ``select``'s readiness test (``_recv_ready``),
+   ``len`` and ``statistics``, and the scheduler's firing (``_fire``). So
+   an expired timer looks exactly as if it had fired on time.
+3. ``_handle`` is None or the handle of a weak heap entry for the current
+   ``_when``; it is cleared (canceled) by every delivery and by
+   ``_stop_timer``. While armed, a live receiver parked in ``recvq``
+   implies ``_handle`` is set: every way a receiver parks (``_park_recv``)
+   or the timer is armed with receivers parked (``_arm`` on reset, a
+   ticker's next tick in ``_deliver``) schedules if needed. So a parked
+   receiver is always woken on time, and nothing is scheduled while nobody
+   has waited. An entry for an older deadline (popped by the timer thread
+   just as ``stop``/``reset``/a delivery ran) finds the timer unarmed or
+   not yet due and does nothing. A receiver that stops waiting (timeout,
+   another ``select`` case) leaves the entry in place: it is cheap, fires
+   once into the buffer, and dies with the channel.
+4. ``_stop_timer`` disarms, cancels and drains the buffer in one lock
+   section, so a value is either delivered before it (and drained unless
+   already received) or never: Go 1.23's rule that no value from before
+   ``stop``/``reset`` is received after it returns.
+5. The heap entry holds the channel weakly and its callback is a plain
+   function, so a timer channel nobody references is garbage even while
+   scheduled (Go 1.23+); ``Timer`` and ``Ticker`` only wrap the channel.
+6. Lock order: channel lock, then the scheduler's lock (schedule, cancel)
+   or a parked receiver's waiter mutex (delivery). The scheduler runs
+   ``_fire`` with its own lock released, so ``_fire`` taking the channel
+   lock inverts nothing.
+
+``after_func`` timers have no channel: ``_FuncTimer`` keeps its own lock and
+a strong heap entry, since the pending call must run though nobody holds
+the Timer.
 """
 
 from __future__ import annotations
@@ -39,10 +65,13 @@ import time
 from collections.abc import Callable
 
 from gochan._scheduler import TimerHandle, schedule, schedule_weak
-from gochan.chan import Chan, nilchan
+from gochan._waiter import Sudog, has_live
+from gochan.chan import Chan, ChanStatistics, nilchan
 from gochan.goroutine import go
 
 __all__ = ["Ticker", "Timer", "after", "after_func", "tick"]
+
+_monotonic = time.monotonic
 
 
 def _duration(seconds: object, what: str) -> float:
@@ -58,103 +87,174 @@ def _duration(seconds: object, what: str) -> float:
     return d
 
 
-class _State:
-    """The arming state a Timer or Ticker shares with its heap entry.
+class _TimerChan(Chan[float]):
+    """A timer's channel, holding the timer (see the module invariants)."""
 
-    It must never reference the channel (see the module docstring).
-    """
+    __slots__ = ("_armed", "_handle", "_period", "_when")
 
-    __slots__ = ("armed", "fn", "gen", "handle", "lock", "period", "when")
+    def __init__(self, delay: float, period: float) -> None:
+        super().__init__(1)
+        self._period = period  # 0 for a one-shot timer
+        self._handle: TimerHandle | None = None
+        self._arm(delay)
 
-    def __init__(self, period: float, fn: Callable[[], object] | None) -> None:
-        self.lock = threading.Lock()
-        self.gen = 0
-        self.armed = False
-        self.handle: TimerHandle | None = None
-        self.when = 0.0
-        self.period = period  # 0 for a one-shot timer
-        self.fn = fn  # set for after_func timers, whose channel is nilchan
+    # -- called with self._lock held (or before the channel is shared) ----
 
-    # All methods below are called with self.lock held.
+    def _arm(self, delay: float) -> None:
+        """Arm to expire ``delay`` seconds from now (the timer is stopped).
 
-    def arm(self, ch: Chan[float], delay: float) -> None:
-        """Arm to fire ``delay`` seconds from now (the previous arm is stopped)."""
-        self.gen += 1
-        self.armed = True
-        now = time.monotonic()
-        self.when = now + delay
-        if delay <= 0 and not self.period:
-            # Already due: fire now, so the value is ready when the
-            # constructor returns (as a Go 1.23 receive on an expired timer).
-            self.fire(ch, now)
-        else:
-            self.enqueue(ch)
+        Scheduled only if receivers already wait (a reset while parked).
+        """
+        self._armed = True
+        now = _monotonic()
+        self._when = now + delay if delay > 0 else now
+        if self._recvq and has_live(self._recvq):
+            self._schedule()
 
-    def enqueue(self, ch: Chan[float]) -> None:
-        if self.fn is not None:
-            self.handle = schedule(self.when, functools.partial(self.fire_func, self.gen))
-        else:
-            self.handle = schedule_weak(self.when, ch, functools.partial(self.fire_chan, self.gen))
-
-    def fire(self, ch: Chan[float], now: float) -> None:
-        """Deliver this arm's expiry: the value, the call, or the tick."""
-        if self.fn is not None:
-            self.armed = False
-            self.handle = None
-            go(self.fn)  # under the lock: once stop returns False, fn has started
-            return
-        ch._offer(now)  # a full buffer drops the tick, as Go does for a slow reader
-        if not self.period:
-            self.armed = False
-            self.handle = None
+    def _deliver(self, now: float) -> None:
+        """Deliver the due value (invariant 2) and move on to the next tick, if any."""
+        handle = self._handle
+        if handle is not None:  # this firing's own entry, or one due as well
+            self._handle = None
+            handle.cancel()
+        self._send_locked(self._when)
+        period = self._period
+        if not period:
+            self._armed = False
             return
         # Next tick: the first multiple of the period after now (missed
         # ticks are skipped, as Go's runtime does).
-        self.when += self.period * (1 + math.floor((now - self.when) / self.period))
-        if self.when <= now:  # float rounding
-            self.when = now + self.period
-        self.enqueue(ch)
+        self._when += period * (1 + math.floor((now - self._when) / period))
+        if self._when <= now:  # float rounding
+            self._when = now + period
+        if self._recvq and has_live(self._recvq):
+            self._schedule()
 
-    def stop(self, ch: Chan[float]) -> bool:
-        """Disarm and drain; True if that kept a value (or call) from happening."""
+    def _schedule(self) -> None:
+        self._handle = schedule_weak(self._when, self, _TimerChan._fire)
+
+    def _stop_timer(self) -> bool:
+        """Disarm and drain; True if that kept a value from being received."""
+        was_armed = self._armed
+        self._armed = False
+        handle = self._handle
+        if handle is not None:
+            self._handle = None
+            handle.cancel()
+        drained = len(self._buf)
+        for _ in range(drained):  # through Chan, which refills from parked senders
+            Chan._recv_locked(self)
+        return was_armed or drained > 0
+
+    # -- Chan's hooks, called with self._lock held ----------------------
+
+    def _recv_ready(self) -> bool:
+        if self._armed and self._when <= (now := _monotonic()):
+            self._deliver(now)
+        return Chan._recv_ready(self)
+
+    def _recv_locked(self) -> tuple[bool, float | None, bool]:
+        if self._armed and self._when <= (now := _monotonic()):
+            self._deliver(now)
+        return Chan._recv_locked(self)
+
+    def _park_recv(self, sg: Sudog) -> None:
+        self._recvq.append(sg)
+        if self._armed and self._handle is None:
+            self._schedule()
+
+    # -- the timer thread, lock not held -------------------------------
+
+    def _fire(self) -> None:
+        """The heap entry's callback: deliver if the timer is due (else it is stale)."""
+        with self._lock:
+            if self._armed and self._when <= (now := _monotonic()):
+                self._deliver(now)
+
+    # -- observation delivers a due value first (invariant 2) ------------
+
+    def __len__(self) -> int:
+        """Values buffered now (Go: ``len(ch)``), counting an expired timer's value."""
+        with self._lock:
+            if self._armed and self._when <= (now := _monotonic()):
+                self._deliver(now)
+            return len(self._buf)
+
+    def statistics(self) -> ChanStatistics:
+        """A snapshot, counting an expired timer's value as buffered."""
+        with self._lock:
+            if self._armed and self._when <= (now := _monotonic()):
+                self._deliver(now)
+        return super().statistics()
+
+
+class _FuncTimer:
+    """The timer of :func:`after_func`: a strong heap entry that starts ``fn``.
+
+    ``lock`` guards the fields. ``gen`` counts arms and stops; a firing runs
+    only if its ``gen`` is still current, so one popped from the heap just as
+    ``stop`` ran does nothing. ``fn`` is started under the lock, so once
+    ``stop`` returns False it has started.
+    """
+
+    __slots__ = ("armed", "fn", "gen", "handle", "lock")
+
+    def __init__(self, delay: float, fn: Callable[[], object]) -> None:
+        self.lock = threading.Lock()
+        self.fn = fn
+        self.gen = 0
+        self.armed = False
+        self.handle: TimerHandle | None = None
+        with self.lock:
+            self.arm(delay)
+
+    def arm(self, delay: float) -> None:
+        """Arm to run ``fn`` ``delay`` seconds from now; lock held."""
+        self.gen += 1
+        self.armed = True
+        if delay <= 0:
+            self.fire(self.gen)  # already due: ``fn`` has started when this returns
+        else:
+            fire = functools.partial(self.fire_locked, self.gen)
+            self.handle = schedule(_monotonic() + delay, fire)
+
+    def fire(self, gen: int) -> None:
+        """Start ``fn`` if arm ``gen`` is still current; lock held."""
+        if gen == self.gen and self.armed:
+            self.armed = False
+            self.handle = None
+            go(self.fn)
+
+    def fire_locked(self, gen: int) -> None:
+        with self.lock:
+            self.fire(gen)
+
+    def stop(self) -> bool:
+        """Disarm; True if that kept ``fn`` from running. Lock held."""
         was_armed = self.armed
         self.armed = False
         self.gen += 1
         if self.handle is not None:
             self.handle.cancel()
             self.handle = None
-        drained = ch._drain() > 0
-        return was_armed or drained
-
-    # Called by the timer thread, lock not held.
-
-    def fire_chan(self, gen: int, ch: Chan[float]) -> None:
-        with self.lock:
-            if gen == self.gen:
-                self.fire(ch, time.monotonic())
-
-    def fire_func(self, gen: int) -> None:
-        with self.lock:
-            if gen == self.gen:
-                self.fire(nilchan, time.monotonic())
+        return was_armed
 
 
 class Timer:
-    """A single event: sends ``time.monotonic()`` on :attr:`c` once it expires.
+    """A single event: sends its expiry time on :attr:`c` once it expires.
 
-    Go: ``time.NewTimer`` (Go 1.23+ semantics). Any duration is valid; a
-    non-positive one has expired when the constructor returns. A Timer that
-    nobody references any more is garbage, even before it fires.
+    Go: ``time.NewTimer`` (Go 1.23+ semantics). The value is the
+    ``time.monotonic()`` instant the timer was due (never later than its
+    delivery). Any duration is valid; a non-positive one has expired when
+    the constructor returns. A Timer that nobody references any more is
+    garbage, even before it fires.
     """
 
-    __slots__ = ("__weakref__", "_c", "_state")
+    __slots__ = ("__weakref__", "_c", "_f")
 
     def __init__(self, seconds: float) -> None:
-        delay = _duration(seconds, "Timer")
-        self._c: Chan[float] = Chan(1)
-        self._state = _State(0.0, None)
-        with self._state.lock:
-            self._state.arm(self._c, delay)
+        self._c: _TimerChan | None = _TimerChan(_duration(seconds, "Timer"), 0.0)
+        self._f: _FuncTimer | None = None
 
     @classmethod
     def _func(cls, seconds: float, fn: Callable[[], object]) -> Timer:
@@ -163,10 +263,8 @@ class Timer:
             raise TypeError(f"after_func: fn must be callable, got {type(fn).__name__}")
         delay = _duration(seconds, "after_func")
         self = cls.__new__(cls)
-        self._c = nilchan
-        self._state = _State(0.0, fn)
-        with self._state.lock:
-            self._state.arm(self._c, delay)
+        self._c = None
+        self._f = _FuncTimer(delay, fn)
         return self
 
     @property
@@ -175,7 +273,7 @@ class Timer:
 
         ``nilchan`` for a timer made by :func:`after_func` (Go: ``C`` is nil).
         """
-        return self._c
+        return nilchan if self._c is None else self._c
 
     def stop(self) -> bool:
         """Stop the timer (Go: ``t.Stop``); True if that kept a value from being received.
@@ -186,9 +284,13 @@ class Timer:
         from before it is received from :attr:`c`. For :func:`after_func`,
         True means ``fn`` will not run; False means it has been started.
         """
-        state = self._state
-        with state.lock:
-            return state.stop(self._c)
+        c, f = self._c, self._f
+        if c is not None:
+            with c._lock:
+                return c._stop_timer()
+        assert f is not None
+        with f.lock:
+            return f.stop()
 
     def reset(self, seconds: float) -> bool:
         """Re-arm the timer to expire ``seconds`` from now (Go: ``t.Reset``).
@@ -197,34 +299,46 @@ class Timer:
         the call is received after it returns.
         """
         delay = _duration(seconds, "Timer.reset")
-        state = self._state
-        with state.lock:
-            stopped = state.stop(self._c)
-            state.arm(self._c, delay)
+        c, f = self._c, self._f
+        if c is not None:
+            with c._lock:
+                stopped = c._stop_timer()
+                c._arm(delay)
+            return stopped
+        assert f is not None
+        with f.lock:
+            stopped = f.stop()
+            f.arm(delay)
         return stopped
 
     def __repr__(self) -> str:
-        return f"<Timer armed={self._state.armed} at {id(self):#x}>"
+        c, f = self._c, self._f
+        if c is not None:
+            with c._lock:
+                armed = c._armed
+        else:
+            assert f is not None
+            with f.lock:
+                armed = f.armed
+        return f"<Timer armed={armed} at {id(self):#x}>"
 
 
 class Ticker:
-    """Sends ``time.monotonic()`` on :attr:`c` every ``seconds`` (Go: ``time.NewTicker``).
+    """Sends the tick times on :attr:`c` every ``seconds`` (Go: ``time.NewTicker``).
 
-    A slow receiver misses ticks rather than queueing them: :attr:`c` holds
-    at most one. Call :meth:`stop` when done; a Ticker nobody references
-    any more is garbage, even unstopped (Go 1.23+).
+    Each value is the ``time.monotonic()`` instant its tick was due. A slow
+    receiver misses ticks rather than queueing them: :attr:`c` holds at most
+    one. Call :meth:`stop` when done; a Ticker nobody references any more is
+    garbage, even unstopped (Go 1.23+).
     """
 
-    __slots__ = ("__weakref__", "_c", "_state")
+    __slots__ = ("__weakref__", "_c")
 
     def __init__(self, seconds: float) -> None:
         period = _duration(seconds, "Ticker")
         if period <= 0:
             raise ValueError("non-positive interval for NewTicker")
-        self._c: Chan[float] = Chan(1)
-        self._state = _State(period, None)
-        with self._state.lock:
-            self._state.arm(self._c, period)
+        self._c = _TimerChan(period, period)
 
     @property
     def c(self) -> Chan[float]:
@@ -237,9 +351,9 @@ class Ticker:
         The channel is not closed, as in Go, so a receiver must not wait for
         its end.
         """
-        state = self._state
-        with state.lock:
-            state.stop(self._c)
+        c = self._c
+        with c._lock:
+            c._stop_timer()
 
     def reset(self, seconds: float) -> None:
         """Stop, then tick every ``seconds`` from now (Go: ``t.Reset``).
@@ -249,24 +363,28 @@ class Ticker:
         period = _duration(seconds, "Ticker.reset")
         if period <= 0:
             raise ValueError("non-positive interval for Ticker.Reset")
-        state = self._state
-        with state.lock:
-            state.stop(self._c)
-            state.period = period
-            state.arm(self._c, period)
+        c = self._c
+        with c._lock:
+            c._stop_timer()
+            c._period = period
+            c._arm(period)
 
     def __repr__(self) -> str:
-        return f"<Ticker period={self._state.period} armed={self._state.armed} at {id(self):#x}>"
+        c = self._c
+        with c._lock:
+            period, armed = c._period, c._armed
+        return f"<Ticker period={period} armed={armed} at {id(self):#x}>"
 
 
 def after(seconds: float) -> Chan[float]:
-    """A channel that receives ``time.monotonic()`` once, ``seconds`` from now.
+    """A channel that receives its expiry time once, ``seconds`` from now.
 
-    Go: ``time.After`` (``NewTimer(d).C``). Cheap: no thread; garbage as soon
-    as nobody holds the channel, fired or not, so
+    Go: ``time.After`` (``NewTimer(d).C``). Cheap: just the channel, and no
+    thread; nothing is scheduled unless a receiver waits on it. Garbage as
+    soon as nobody holds the channel, fired or not, so
     ``select(ch.recv, after(60).recv)`` in a loop keeps memory flat.
     """
-    return Timer(seconds).c
+    return _TimerChan(_duration(seconds, "Timer"), 0.0)
 
 
 def tick(seconds: float) -> Chan[float]:
@@ -278,7 +396,7 @@ def tick(seconds: float) -> Chan[float]:
     period = _duration(seconds, "tick")
     if period <= 0:
         return nilchan
-    return Ticker(period).c
+    return _TimerChan(period, period)
 
 
 def after_func(seconds: float, fn: Callable[[], object]) -> Timer:

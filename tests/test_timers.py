@@ -2,9 +2,10 @@
 
 Time is the subject here, so tests use short real durations, but they
 assert on values and order, not on tight timings. To know that every timer
-due before some instant has fired, a test receives from a later
-``after()`` (a *fence*): the one timer thread fires entries in deadline
-order, each completely before the next.
+due before some instant has expired, a test receives from a later
+``after()`` (a *fence*): the one timer thread fires scheduled entries in
+deadline order, each completely before the next, and a timer nobody waited
+on (so never scheduled) delivers its value to the next look at its channel.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from gochan.chan import Chan, nilchan
 from gochan.goroutine import go
 from gochan.select import default, select
 from gochan.timers import Ticker, Timer, after, after_func, tick
+from tests.helpers import join, wait_parked
 
 WAIT = 5.0
 
@@ -77,11 +79,10 @@ def test_after_with_a_non_positive_duration_is_ready_at_once(seconds: float) -> 
 
 
 def test_after_with_a_huge_duration_is_valid_and_pending() -> None:
-    before = pending_timers()
     c = after(1e12)
     assert recv_now(c) is None
-    assert pending_timers() == before + 1
-    del c
+    with pytest.raises(TimeoutError):
+        c.recv(timeout=0.01)
 
 
 @pytest.mark.parametrize("seconds", [1, Fraction(1, 100)])
@@ -147,9 +148,14 @@ def test_stop_twice_returns_false_the_second_time() -> None:
 def test_stop_releases_the_pending_entry() -> None:
     before = pending_timers()
     t = Timer(60)
-    assert pending_timers() == before + 1
+    quit_: Chan[None] = Chan()
+    receiver = go(select, t.c.recv, quit_.recv)
+    wait_parked(t.c, receivers=1)
+    assert pending_timers() == before + 1  # scheduled because a receiver waits
     t.stop()
     assert pending_timers() == before
+    quit_.close()
+    join(receiver)
 
 
 # -- Timer.reset -----------------------------------------------------------------
@@ -366,6 +372,129 @@ def test_after_func_rejects_a_non_callable(bad: Any) -> None:
         after_func(1, bad)
 
 
+# -- lazy timer channels (Go 1.23) -------------------------------------------------
+
+
+def test_a_timer_nobody_waits_on_schedules_nothing() -> None:
+    before = pending_timers()
+    ch: Chan[int] = Chan(1)
+    ch.send(1)
+    assert select(ch.recv, after(60).recv) == (0, 1)
+    t = Timer(60)
+    assert recv_now(t.c) is None
+    assert pending_timers() == before
+    assert t.stop() is True
+
+
+def test_an_expired_timer_delivers_to_the_next_receive_attempt() -> None:
+    before = pending_timers()
+    t = Timer(0.01)
+    fence(0.03)
+    assert pending_timers() == before  # never scheduled: nobody waited
+    assert recv_now(t.c) is not None
+    assert t.stop() is False
+
+
+def test_receivers_that_park_schedule_the_timer_once() -> None:
+    before = pending_timers()
+    t = Timer(60)
+    quit_: Chan[None] = Chan()
+    receivers = [go(select, t.c.recv, quit_.recv) for _ in range(2)]
+    wait_parked(t.c, receivers=2)
+    assert pending_timers() == before + 1
+    quit_.close()
+    join(*receivers)
+    assert t.stop() is True
+    assert pending_timers() == before
+
+
+def test_the_value_is_the_instant_the_timer_was_due() -> None:
+    start = time.monotonic()
+    c = after(0.01)
+    fence(0.05)
+    end = time.monotonic()
+    v = recv_now(c)
+    assert v is not None
+    assert start + 0.01 <= v < end - 0.03  # not the later instant it was received
+
+
+def test_a_ticker_is_scheduled_only_while_a_receiver_waits() -> None:
+    before = pending_timers()
+    t = Ticker(0.01)
+    try:
+        assert pending_timers() == before
+        recv_value(t.c)
+        assert pending_timers() == before  # its receiver got the tick and left
+    finally:
+        t.stop()
+
+
+def test_a_slow_ticker_receiver_gets_the_missed_tick_then_the_next_one() -> None:
+    t = Ticker(0.005)
+    try:
+        fence(0.03)
+        mid = time.monotonic()
+        v1 = recv_now(t.c)
+        v2 = recv_value(t.c)
+        assert v1 is not None and v1 < mid < v2
+    finally:
+        t.stop()
+
+
+def test_timer_reset_while_a_receiver_waits_delivers_at_the_new_deadline() -> None:
+    t = Timer(60)
+    got: Chan[float | None] = Chan(1)
+    receiver = go(lambda: got.send(t.c.recv(timeout=WAIT)))
+    wait_parked(t.c, receivers=1)
+    start = time.monotonic()
+    assert t.reset(0.01) is True
+    v = got.recv(timeout=WAIT)
+    assert v is not None and v >= start + 0.01
+    join(receiver)
+
+
+def test_ticker_reset_while_a_receiver_waits_ticks_at_the_new_period() -> None:
+    t = Ticker(3600)
+    got: Chan[float | None] = Chan(1)
+    receiver = go(lambda: got.send(t.c.recv(timeout=WAIT)))
+    try:
+        wait_parked(t.c, receivers=1)
+        start = time.monotonic()
+        t.reset(0.01)
+        v = got.recv(timeout=WAIT)
+        assert v is not None and v >= start + 0.01
+        join(receiver)
+    finally:
+        t.stop()
+
+
+def _race_receivers(t: Timer, n: int) -> list[int]:
+    """``n`` receivers select on ``t.c`` and a quit channel; the cases they chose.
+
+    The first result can only come from the timer; quit is closed after it.
+    """
+    quit_: Chan[None] = Chan()
+    results: Chan[int] = Chan(n)
+    threads = [go(lambda: results.send(select(t.c.recv, quit_.recv)[0])) for _ in range(n)]
+    first = results.recv(timeout=WAIT)
+    quit_.close()
+    rest = [results.recv(timeout=WAIT) for _ in range(n - 1)]
+    join(*threads)
+    return [r for r in [first, *rest] if r is not None]
+
+
+def test_an_expiring_timer_wakes_exactly_one_of_many_receivers() -> None:
+    assert _race_receivers(Timer(0.05), 4) == [0, 1, 1, 1]
+
+
+def test_receive_attempts_racing_the_timer_thread_deliver_exactly_once() -> None:
+    rng = random.Random()
+    for _ in range(30):
+        # Some receivers find the timer due and deliver it themselves,
+        # others park and are woken by the timer thread.
+        assert _race_receivers(Timer(rng.uniform(0, 0.001)), 3) == [0, 1, 1]
+
+
 # -- one thread, flat memory, garbage ----------------------------------------------
 
 
@@ -424,6 +553,38 @@ def test_select_against_a_fresh_after_keeps_memory_flat() -> None:
         assert (i, v) == (0, 1)
 
     assert _peak_growth(iteration, 10_000) < 1_000_000
+    assert pending_timers() == before
+
+
+def test_selects_that_park_on_fresh_afters_keep_memory_flat() -> None:
+    ch: Chan[int] = Chan(1)
+    before = pending_timers()
+
+    def iteration() -> None:
+        try:  # ch stays empty: each select parks, scheduling its after()
+            select(ch.recv, after(60).recv, timeout=1e-4)
+        except TimeoutError:
+            return
+        raise AssertionError("select did not time out")
+
+    # A leaked channel costs kilobytes, a leaked heap entry hundreds of bytes.
+    assert _peak_growth(iteration, 2_000) < 300_000
+    assert pending_timers() == before
+    with _scheduler._scheduler.lock:
+        heap = len(_scheduler._scheduler.heap)
+    assert heap <= 2 * before + 2 * _scheduler._MIN_PURGE
+
+
+def test_an_unreferenced_timer_channel_is_garbage_even_while_scheduled() -> None:
+    before = pending_timers()
+    c = after(60)
+    with pytest.raises(TimeoutError):
+        c.recv(timeout=0.001)  # a receiver parked: the timer is scheduled
+    assert pending_timers() == before + 1
+    ref = weakref.ref(c)
+    del c
+    gc.collect()
+    assert ref() is None
     assert pending_timers() == before
 
 
