@@ -37,7 +37,7 @@ SCALE = float(os.environ.get("GOCHAN_STRESS_SCALE", "1"))
 PRODUCERS = 8
 CONSUMERS = 8
 VALUES = max(10, int(10_000 * SCALE))  # per producer
-RACE_ROUNDS = max(10, int(200 * SCALE))
+RACE_ROUNDS = max(10, int(100 * SCALE))
 JOIN_TIMEOUT = WAIT + 60 * max(SCALE, 1.0)  # bounded, but generous for a loaded machine
 
 # Timeouts drawn for each attempt in the "with timeouts" runs: 0 polls once,
@@ -268,39 +268,48 @@ def test_select_conserves_every_value(with_timeouts: bool) -> None:
 
 RACE_SENDERS = 8
 RACE_CLOSERS = 4
+RACE_MAX_VALUES = 1_000_000  # per sender; the close always comes long before
 
 
-def race_close_against_sends(cap: int) -> None:
-    """One round: senders (half via select) and closers start at once."""
-    ch = Chan[int](cap)
-    barrier = threading.Barrier(RACE_SENDERS + RACE_CLOSERS)
+def race_close_against_sends(cap: int, rng: random.Random) -> None:
+    """One round: senders stream values (half via select) until the channel is
+    closed; once the receiver has taken a random number of values, all the
+    closers are released at once, so the close lands mid-stream, while
+    senders are sending, parked, or about to be."""
+    ch = Chan[Item](cap)
+    mid_stream = threading.Event()
+    close_after = rng.randrange(0, 40)
     lock = threading.Lock()
-    delivered: list[int] = []
-    refused: list[int] = []
+    delivered: list[list[int]] = [[] for _ in range(RACE_SENDERS)]
+    refused: list[Item] = []
     close_wins: list[int] = []
     close_errors: list[str] = []
-    received: list[int] = []
+    received: list[Item] = []
 
     def receiver() -> None:
-        received.extend(ch)  # until closed and drained
+        if close_after == 0:
+            mid_stream.set()
+        for item in ch:  # until closed and drained
+            received.append(item)
+            if len(received) == close_after:
+                mid_stream.set()
 
-    def sender(v: int) -> None:
-        barrier.wait(WAIT)
-        try:
-            if v % 2:
-                ch.send(v)
-            else:
-                select((ch.send, v))
-        except ClosedChannelError as e:
-            assert str(e) == "send on closed channel"
-            with lock:
-                refused.append(v)
-        else:
-            with lock:
-                delivered.append(v)
+    def sender(s: int) -> None:
+        for k in range(RACE_MAX_VALUES):
+            try:
+                if k % 2:
+                    ch.send((s, k))
+                else:
+                    select((ch.send, (s, k)))
+            except ClosedChannelError as e:
+                assert str(e) == "send on closed channel"
+                with lock:
+                    refused.append((s, k))
+                return
+            delivered[s].append(k)
 
     def closer(k: int) -> None:
-        barrier.wait(WAIT)
+        assert mid_stream.wait(WAIT)
         try:
             ch.close()
         except ClosedChannelError as e:
@@ -311,26 +320,30 @@ def race_close_against_sends(cap: int) -> None:
                 close_wins.append(k)
 
     workers = Workers()
-    workers.go(receiver)
-    for v in range(RACE_SENDERS):
-        workers.go(sender, v)
     for k in range(RACE_CLOSERS):
         workers.go(closer, k)
+    workers.go(receiver)
+    for s in range(RACE_SENDERS):
+        workers.go(sender, s)
     workers.join(WAIT)
 
     assert len(close_wins) == 1, close_wins
     assert close_errors == ["close of closed channel"] * (RACE_CLOSERS - 1)
-    assert sorted(delivered + refused) == list(range(RACE_SENDERS))
-    # Delivered means received (buffered values stay receivable after close);
-    # refused means never received.
-    assert sorted(received) == sorted(delivered)
+    # Every sender stopped at its first refused value, having delivered the
+    # ones before it; delivered means received (buffered values stay
+    # receivable after close), refused means never received.
+    assert sorted(refused) == [(s, len(delivered[s])) for s in range(RACE_SENDERS)]
+    assert sorted(received) == [(s, k) for s in range(RACE_SENDERS) for k in delivered[s]]
+    for s in range(RACE_SENDERS):
+        assert [k for p, k in received if p == s] == delivered[s]  # FIFO per sender
     check_closed_and_empty([ch])
 
 
 @pytest.mark.parametrize("cap", [0, 1, 4])
 def test_close_racing_with_senders_exactly_one_close_wins(cap: int) -> None:
+    rng = random.Random(cap)
     for _ in range(RACE_ROUNDS):
-        race_close_against_sends(cap)
+        race_close_against_sends(cap, rng)
 
 
 # -- regressions found while stressing the core ----------------------------
