@@ -24,6 +24,7 @@ from __future__ import annotations
 import builtins
 import importlib
 import os
+import re
 import sys
 import types
 import typing
@@ -51,8 +52,9 @@ author = "the gochan authors"
 copyright = "the gochan authors"
 try:
     release = metadata.version("gochan-threads")
-except metadata.PackageNotFoundError:  # not installed: the docs still build
-    release = "dev"
+except metadata.PackageNotFoundError:  # not installed: read the version it would have
+    found = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)
+    release = found.group(1) if found else "unknown"
 version = release
 
 extensions = [
@@ -75,7 +77,7 @@ pygments_dark_style = "monokai"
 
 autodoc_default_options = {"members": True}
 autodoc_member_order = "bysource"
-autodoc_typehints = "description"
+autodoc_typehints = "signature"
 autodoc_typehints_format = "short"
 autodoc_preserve_defaults = True
 add_module_names = False
