@@ -23,7 +23,7 @@ $(STAMP): $(PY) pyproject.toml requirements-dev.txt
 	$(PIP) -e . -r requirements-dev.txt
 	@touch $@
 
-test: lint typecheck pytest test-other-pythons
+test: lint typecheck pytest docs-check test-other-pythons
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
