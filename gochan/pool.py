@@ -36,11 +36,11 @@ Invariants (``_lock`` guards every counter and list below):
 
 1. ``submitted == pending + in_flight + succeeded + failed + timed_out +
    canceled`` in every snapshot (``pending``: accepted, not yet taken by a
-   worker). ``submit`` counts a job *before* sending
-   it and takes it back if the send fails, and a worker moves a job from
-   ``pending`` to ``in_flight`` (or straight to an outcome, for a job it
-   does not run) in one locked section, so no job is ever missing from, or
-   counted twice in, the right-hand side. Once closing, whoever lowers
+   worker). ``submit`` counts a job *before* sending it and takes it back
+   if the send fails, and a worker moves a job from ``pending`` to
+   ``in_flight`` (or straight to an outcome, for a job it does not run) in
+   one locked section, so no job is ever missing from, or counted twice
+   in, the right-hand side. Once closing, whoever lowers
    ``pending`` (a worker taking a job, a submit taken back) notifies
    ``_settled``; ``shutdown`` waits on it, after the queue is closed and
    empty, so its report counts no job as pending that is merely in transit.
@@ -66,6 +66,16 @@ Invariants (``_lock`` guards every counter and list below):
 
 Lock order: ``_lock``, then a channel's lock (``len(_jobs)`` in ``stats``).
 Nothing is called out of the pool while ``_lock`` is held.
+
+Outcomes are decided when the handler ends, by the job's context: a handler
+that raises after its context expired *timed out*, after it was canceled
+(hard shutdown, or the job's own context) was *canceled*, otherwise it
+*failed*; a handler that returns after its deadline also *timed out* (its
+result is late), one that returns in time *succeeded*, even if a hard
+shutdown began meanwhile (its work is done).
+
+Interpreter exit never waits for the pool: workers are goroutines, i.e.
+daemon threads, and every wait in ``shutdown`` is bounded by its timeout.
 """
 
 from __future__ import annotations
@@ -409,7 +419,11 @@ class Pool(Generic[P, R]):
             if j.ctx is None:
                 self._jobs.send(j, timeout)
             else:
-                i, _ = select((self._jobs.send, j), j.ctx.done().recv, timeout=timeout)
+                # A done context wins even when there is room (select alone
+                # would pick at random between two ready cases).
+                i = 1 if j.ctx.err() is not None else -1
+                if i < 0:
+                    i, _ = select((self._jobs.send, j), j.ctx.done().recv, timeout=timeout)
                 if i == 1:
                     err = j.ctx.err()
                     raise err if err is not None else Canceled("context canceled")

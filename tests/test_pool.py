@@ -224,6 +224,16 @@ def test_submit_gives_up_when_its_context_is_canceled() -> None:
     p.shutdown(WAIT)
 
 
+def test_submit_with_a_done_context_raises_even_when_there_is_room() -> None:
+    ctx, cancel = gocontext.with_cancel(gocontext.background())
+    cancel()
+    with Pool(noop, workers=1) as p:
+        for _ in range(20):  # select alone would let some through at random
+            with pytest.raises(Canceled):
+                p.submit(0, ctx=ctx)
+    assert p.stats().submitted == 0
+
+
 def test_try_submit_queues_only_when_there_is_room() -> None:
     gate = Gate()
     p = Pool(gate, workers=1, queue_size=1)
@@ -784,3 +794,4 @@ def test_run_until_signal_reraises_what_main_raised() -> None:
     with pytest.raises(LookupError, match="producer broke"):
         run_until_signal(p, producer, signals=[SIG], timeout=WAIT)
     assert p.stats().closed
+
