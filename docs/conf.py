@@ -16,7 +16,8 @@ build, so CI fails when the docs fall behind the code:
 The build never touches the network. Intersphinx links to the Python
 documentation only when its inventory is on disk (Debian's ``python3-doc``,
 or ``GOCHAN_DOCS_PYTHON_INVENTORY=path``); otherwise standard-library names
-are shown as code without a link, and the build is otherwise identical.
+are shown as code without a link, and the build is otherwise identical
+(``GOCHAN_DOCS_PYTHON_INVENTORY=none`` forces that, to check it).
 """
 
 from __future__ import annotations
@@ -94,8 +95,15 @@ nitpick_ignore: list[tuple[str, str]] = []
 
 
 def _python_inventory() -> str | None:
-    """A Python ``objects.inv`` on this machine, or None (never the network)."""
-    candidates = [os.environ.get("GOCHAN_DOCS_PYTHON_INVENTORY", "")]
+    """A Python ``objects.inv`` on this machine, or None (never the network).
+
+    ``GOCHAN_DOCS_PYTHON_INVENTORY=none`` ignores any found: the build a
+    fresh machine makes.
+    """
+    chosen = os.environ.get("GOCHAN_DOCS_PYTHON_INVENTORY", "")
+    if chosen == "none":
+        return None
+    candidates = [chosen]
     v = sys.version_info
     candidates += [
         f"/usr/share/doc/python{v.major}.{v.minor}/html/objects.inv",
