@@ -264,6 +264,64 @@ def test_select_conserves_every_value(with_timeouts: bool) -> None:
         assert counts.recvs > 0
 
 
+# -- select sending and receiving on the same channel -----------------------
+
+SWAPPERS = 8
+SWAPS = max(10, int(5_000 * SCALE))  # operations per swapper
+
+
+@pytest.mark.parametrize("cap", [0, 2], ids=["unbuffered", "buffered"])
+def test_select_sending_and_receiving_on_the_same_channel_conserves_values(cap: int) -> None:
+    """Every thread selects ``(ch.send, mine)`` against ``ch.recv`` on one
+    channel, so each parks on both of its queues at once (Go allows it):
+    whatever each select chose, the values received are exactly those sent."""
+    ch = Chan[Item](cap)
+    lock = threading.Lock()
+    finished = 0
+    sent: list[list[Item]] = [[] for _ in range(SWAPPERS)]
+    received: list[list[Item]] = [[] for _ in range(SWAPPERS)]
+
+    def swapper(w: int) -> None:
+        nonlocal finished
+        rng = random.Random(w)
+        seq = 0
+        while len(sent[w]) + len(received[w]) < SWAPS:
+            with lock:
+                if finished == SWAPPERS - 1:
+                    break  # no partner left for an unbuffered exchange
+            item = (w, seq)
+            send_index = rng.randrange(2)
+            cases: list[Any] = [ch.recv, ch.recv]
+            cases[send_index] = (ch.send, item)
+            try:
+                i, v = select(*cases, timeout=rng.choice((0, 0.001)))
+            except TimeoutError:
+                continue  # neither happened
+            if i == send_index:
+                assert v is None
+                sent[w].append(item)
+                seq += 1
+            else:
+                assert v is not None
+                received[w].append(v)
+        with lock:
+            finished += 1
+
+    workers = Workers()
+    for w in range(SWAPPERS):
+        workers.go(swapper, w)
+    workers.join()
+    ch.close()
+    leftover = list(ch)  # values still buffered count as received
+
+    all_sent = sorted(item for items in sent for item in items)
+    all_received = sorted([item for items in received for item in items] + leftover)
+    assert all_sent == all_received
+    assert len(set(all_sent)) == len(all_sent)
+    assert sum(map(len, sent)) > 0
+    check_closed_and_empty([ch])
+
+
 # -- close racing with send ------------------------------------------------
 
 RACE_SENDERS = 8
