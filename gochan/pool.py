@@ -370,22 +370,19 @@ class Pool(Generic[P, R]):
 
         Counting before the send is what keeps invariant 1 exact.
         """
-        if isinstance(item, Job):
-            if id is not None or deadline is not None or ctx is not None:
-                raise TypeError("Pool.submit: pass id, deadline and ctx in the Job, not besides it")
-            self._count_in(False)
-            return item
-        new_id = self._count_in(id is None)
-        return Job(id if new_id is None else new_id, item, deadline, ctx)
-
-    def _count_in(self, new_id: bool) -> int | None:
-        """Count one submitted job (and number it if ``new_id``), unless closing."""
+        is_job = isinstance(item, Job)
+        if is_job and (id is not None or deadline is not None or ctx is not None):
+            raise TypeError("Pool.submit: pass id, deadline and ctx in the Job, not besides it")
         with self._lock:
             if self._closing:
                 self._rejected += 1
                 raise PoolClosedError(f"pool {self.name!r} is shut down: no new jobs")
             self._submitted += 1
-            return next(self._ids) if new_id else None
+            if id is None and not is_job:
+                id = next(self._ids)
+        if isinstance(item, Job):  # is_job, spelled so that mypy narrows
+            return item
+        return Job(id, item, deadline, ctx)
 
     def _take_back(self) -> None:
         """Undo :meth:`_admit` for a job that did not get into the queue."""
