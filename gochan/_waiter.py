@@ -91,8 +91,10 @@ class Waiter:
         try:
             if timeout is None:
                 woken = self.park.acquire()
-            else:
+            elif timeout > 0:
                 woken = self.park.acquire(True, min(timeout, _TIMEOUT_MAX))
+            else:  # expired already: Lock.acquire reads -1 as "forever"
+                woken = self.park.acquire(False)
         except BaseException:
             self.cancel()
             raise

@@ -153,10 +153,14 @@ class Chan(Generic[T]):
         """
         self._recvq.append(sg)
 
-    def _unpark(self, q: deque[Sudog], sg: Sudog) -> None:
-        """Remove a cancelled or stale sudog of ours from ``q``, if still there."""
+    def _unpark(self, sg: Sudog, send: bool) -> None:
+        """Remove a cancelled or stale sudog of ours from its queue, if still there.
+
+        The queue is looked up under the lock: ``close`` swaps the queues out
+        and walks the old ones unlocked, so they must never be touched here.
+        """
         with self._lock, contextlib.suppress(ValueError):  # a partner dropped it as stale
-            q.remove(sg)
+            (self._sendq if send else self._recvq).remove(sg)
 
     # -- public API --------------------------------------------------------
 
@@ -185,10 +189,10 @@ class Chan(Generic[T]):
         try:
             completed = waiter.wait(timeout)
         except BaseException:
-            self._unpark(self._sendq, sg)
+            self._unpark(sg, True)
             raise
         if not completed:
-            self._unpark(self._sendq, sg)
+            self._unpark(sg, True)
             raise TimeoutError("send timed out")
         if not waiter.ok:
             raise ClosedChannelError("send on closed channel")
@@ -214,10 +218,10 @@ class Chan(Generic[T]):
         try:
             completed = waiter.wait(timeout)
         except BaseException:
-            self._unpark(self._recvq, sg)
+            self._unpark(sg, False)
             raise
         if not completed:
-            self._unpark(self._recvq, sg)
+            self._unpark(sg, False)
             raise TimeoutError("receive timed out")
         return waiter.value, waiter.ok
 

@@ -195,7 +195,7 @@ def select(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
         # Step 4: the waiter is done now, so every remaining sudog is stale.
         for ch, sg, kind in sudogs:
             if sg.index != waiter.index or not completed:
-                ch._unpark(ch._sendq if kind == _SEND else ch._recvq, sg)
+                ch._unpark(sg, kind == _SEND)
     if not completed:
         raise TimeoutError("select timed out")
     return waiter.index, _result(parsed[waiter.index][1], waiter.value, waiter.ok)

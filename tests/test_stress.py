@@ -407,12 +407,6 @@ def test_close_racing_with_senders_exactly_one_close_wins(cap: int) -> None:
 # -- regressions found while stressing the core ----------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="core bug: close() iterates the swapped-out recvq outside the lock while a "
-    "timed-out receiver removes its sudog from it (chan.py close/_unpark)",
-)
 def test_close_while_a_timed_out_receiver_unparks(monkeypatch: pytest.MonkeyPatch) -> None:
     """A receiver that times out reads ``ch._recvq`` and then takes the lock to
     remove its sudog; if ``close`` swaps the queue in between and completes
@@ -427,10 +421,10 @@ def test_close_while_a_timed_out_receiver_unparks(monkeypatch: pytest.MonkeyPatc
     real_unpark = Chan._unpark
     real_complete = waiter_module.Waiter.complete
 
-    def unpark(self: Chan[Any], q: Any, sg: Any) -> None:
-        in_unpark.set()  # the queue argument is already evaluated: the old one
+    def unpark(self: Chan[Any], sg: Any, send: bool) -> None:
+        in_unpark.set()  # about to take the lock and remove its sudog
         may_remove.wait(WAIT)
-        real_unpark(self, q, sg)
+        real_unpark(self, sg, send)
         removed.set()
 
     def complete(self: waiter_module.Waiter, index: int, value: Any, ok: bool) -> bool:
@@ -450,18 +444,13 @@ def test_close_while_a_timed_out_receiver_unparks(monkeypatch: pytest.MonkeyPatc
     workers.go(receiver)
     assert in_unpark.wait(WAIT)
     try:
-        ch.close()  # RuntimeError: deque mutated during iteration
+        ch.close()  # once raised RuntimeError: deque mutated during iteration
     finally:
         may_remove.set()
         workers.join(WAIT)
     check_closed_and_empty([ch])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: a negative timeout with nothing that can ever be ready (nilchan, "
-    "select()) reaches Lock.acquire: -1 blocks forever, other negatives raise ValueError",
-)
 @pytest.mark.parametrize("timeout", [-0.5, -1.0])
 @pytest.mark.parametrize(
     "op",
