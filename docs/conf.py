@@ -192,6 +192,30 @@ def _exists_outside_gochan(target: str, module: str | None) -> bool:
     return False
 
 
+def _resolve_other_role(
+    app: Sphinx, env: BuildEnvironment, node: nodes.Element, contnode: nodes.Element
+) -> nodes.Element | None:
+    """Resolve a Python reference whose role does not match its target's type.
+
+    A type alias such as ``CancelFunc`` is documented as data but appears
+    where a class is expected (a field's annotation), and the pytest fixture
+    ``goroutine_leak_check`` is documented as a function or as data
+    depending on the Sphinx version. When exactly one documented object has
+    the name, link to it; otherwise leave the reference unresolved (and
+    warned about).
+    """
+    if node.get("refdomain") != "py":
+        return None
+    py: Any = env.domains["py"]
+    matches = py.resolve_any_xref(
+        env, node.get("refdoc", ""), app.builder, node.get("reftarget", ""), node, contnode
+    )
+    if len(matches) == 1:
+        resolved: nodes.Element = matches[0][1]
+        return resolved
+    return None
+
+
 def _warn_missing_reference(app: Sphinx, domain: Any, node: nodes.Element) -> bool | None:
     """Silence the warning for a reference to a real object outside gochan."""
     if domain is None or domain.name != "py":
@@ -223,7 +247,8 @@ def _check_public_names(app: Sphinx, env: BuildEnvironment) -> None:
     or, for a re-export of another public module's name
     (``gochan.Context``), where that module documents it.
     """
-    documented = set(env.domains.python_domain.objects) | set(env.domains.python_domain.modules)
+    py: Any = env.domains["py"]
+    documented = set(py.objects) | set(py.modules)
     for modname, name, obj in _public_names():
         if isinstance(obj, types.ModuleType):
             if obj.__name__ not in documented:
@@ -296,6 +321,7 @@ def _check_code_blocks(app: Sphinx, doctree: nodes.document) -> None:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("missing-reference", _resolve_other_role, priority=900)  # after intersphinx
     app.connect("warn-missing-reference", _warn_missing_reference)
     app.connect("env-check-consistency", _check_public_names)
     app.connect("doctree-read", _check_code_blocks)
