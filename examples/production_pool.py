@@ -18,7 +18,7 @@ Run it::
     make demo
     python examples/production_pool.py --jobs 100 --speed 0.2
 
-Options: ``--jobs N`` (default 400), ``--workers N`` (8), ``--seed N``, and
+Options: ``--jobs N`` (default 500), ``--workers N`` (8), ``--seed N``, and
 ``--speed X`` (or ``GOCHAN_DEMO_SPEED``), a factor on every duration: 0.1
 runs ten times faster (the tests use it).
 
@@ -159,7 +159,7 @@ def print_report(report: ShutdownReport, elapsed: float, total: int, out: TextIO
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--jobs", type=int, default=400)
+    parser.add_argument("--jobs", type=int, default=500)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(

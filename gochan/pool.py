@@ -697,7 +697,10 @@ class Pool(Generic[P, R]):
     def _drain(self) -> None:
         """Take every job left in the (closed) queue: they will never run."""
         while True:
-            job, ok = self._jobs.recv_ok(0)  # closed: never blocks
+            try:
+                job, ok = self._jobs.recv_ok(0)
+            except TimeoutError:  # a concurrent first shutdown is about to close it
+                return
             if not ok:
                 return
             assert job is not None

@@ -531,7 +531,7 @@ def test_shutdown_with_a_hung_handler_returns_within_its_timeout() -> None:
     t0 = time.monotonic()
     report = p.shutdown(0.2)
     elapsed = time.monotonic() - t0
-    assert 0.2 <= elapsed < 0.2 + 0.5
+    assert 0.2 <= elapsed < 0.2 + 1.0  # the timeout plus a small margin (a loaded CI box)
     assert not report.completed and report.forced
     assert report.running == ("hung",)
     assert sorted(report.not_started) == ["queued-1", "queued-2"]  # type: ignore[type-var]
