@@ -214,8 +214,8 @@ class PoolStats:
     canceled`` always holds. ``pending`` counts accepted jobs no worker has
     taken yet: the ``queued`` ones (in the queue, at most ``queue_size``)
     and any ``submit`` blocked on a full queue, which counts as submitted
-    while it waits and is taken back if it gives up.
-    ``started`` counts handler calls; ``timed_out`` and ``canceled`` also
+    while it waits and is taken back if it gives up; so ``queued <=
+    pending``. ``started`` counts handler calls; ``timed_out`` and ``canceled`` also
     count jobs that ended without running (expired in the queue, dropped
     by a hard shutdown). ``rejected`` counts submits that did not get in.
     """
@@ -252,7 +252,7 @@ class ShutdownReport:
     ``not_started``: ids of jobs that never ran because of the shutdown.
     ``failures`` holds the most recent ``max_failures`` records of jobs
     that did not succeed. ``interrupted`` is set by
-    :func:`run_until_signal` when a signal ended the run.
+    :func:`run_until_signal` when a signal arrived.
     """
 
     stats: PoolStats

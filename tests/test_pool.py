@@ -73,7 +73,7 @@ def wait_ctx_done(ctx: Context, job: Job[Any]) -> None:
 def assert_consistent(s: PoolStats) -> None:
     assert s.submitted == s.pending + s.in_flight + s.finished, s
     assert s.pending >= 0 and s.in_flight >= 0, s
-    assert 0 <= s.queued <= s.queue_size, s
+    assert 0 <= s.queued <= min(s.pending, s.queue_size), s
 
 
 def drain_results(p: Pool[Any, Any]) -> list[Result[Any]]:
