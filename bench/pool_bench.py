@@ -123,17 +123,36 @@ def _sleep() -> None:
 
 
 def bench_noop(n: int, rounds: int) -> h.Row:
-    """No-op jobs: microseconds per job, pool vs executor."""
+    """No-op jobs: microseconds per job, pool vs executor.
+
+    Also records the process CPU time per job of each side (medians, in
+    the notes): on a machine shared with other work, CPU time is the
+    steadier measure of what each side costs.
+    """
+    cpu: dict[str, list[float]] = {"pool": [], "executor": []}
+
+    def timed(side: str, run: Callable[[int, Callable[[], None]], float]) -> Callable[[], float]:
+        def workload() -> float:
+            c0 = time.process_time()
+            seconds = run(n, _noop)
+            cpu[side].append((time.process_time() - c0) / n * 1e6)
+            return seconds / n
+
+        return workload
+
     row = h.compare(
         f"no-op jobs ({n:,}, 8 workers)",
         "us/job",
-        lambda: _pool_run(n, _noop) / n,
-        lambda: _executor_run(n, _noop) / n,
+        timed("pool", _pool_run),
+        timed("executor", _executor_run),
         rounds=rounds,
         target=">= 3x",
         min_ratio=3.0,
     )
+    pool_cpu, executor_cpu = h.median(cpu["pool"]), h.median(cpu["executor"])
     row.extra["jobs_per_s_pool"] = round(1e6 / row.gochan) if row.gochan else None
+    row.extra["cpu_us_per_job"] = f"{pool_cpu:.2f} vs {executor_cpu:.2f}"
+    row.extra["cpu_ratio"] = round(executor_cpu / pool_cpu, 2)
     return row
 
 
