@@ -62,6 +62,7 @@ import math
 import numbers
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 from gochan._scheduler import TimerHandle, schedule, schedule_weak
@@ -76,13 +77,15 @@ _monotonic = time.monotonic
 
 def _duration(seconds: object, what: str) -> float:
     """Validate a duration in seconds: any real number but NaN (and not a bool)."""
-    # float and int first: isinstance stops at the first match, sparing the
-    # slower ABC check in the common case.
-    if isinstance(seconds, bool) or not isinstance(seconds, (float, int, numbers.Real)):
-        kind = type(seconds).__name__
-        raise TypeError(f"{what}: duration must be a number of seconds, got {kind}")
-    d = float(seconds)
-    if math.isnan(d):
+    kind = type(seconds)
+    # Exactly float or int first (a bool is neither), sparing the slower ABC
+    # check in the common case.
+    if not (kind is float or kind is int) and (
+        kind is bool or not isinstance(seconds, numbers.Real)
+    ):
+        raise TypeError(f"{what}: duration must be a number of seconds, got {kind.__name__}")
+    d = float(seconds)  # type: ignore[arg-type]  # a Real converts to float
+    if d != d:
         raise ValueError(f"{what}: duration is NaN")
     return d
 
@@ -93,10 +96,21 @@ class _TimerChan(Chan[float]):
     __slots__ = ("_armed", "_handle", "_period", "_when")
 
     def __init__(self, delay: float, period: float) -> None:
-        super().__init__(1)
+        # Chan(1)'s fields, set here without Chan.__init__'s argument checks:
+        # this is all after() costs, and it runs once per select in a loop.
+        # A test checks that every slot of Chan is set.
+        self._lock = threading.Lock()
+        self._buf = deque()
+        self._cap = 1
+        self._closed = False
+        self._recvq = deque()
+        self._sendq = deque()
         self._period = period  # 0 for a one-shot timer
         self._handle: TimerHandle | None = None
-        self._arm(delay)
+        # As _arm, inlined for after()'s sake: nobody can be parked yet.
+        self._armed = True
+        now = _monotonic()
+        self._when = now + delay if delay > 0 else now
 
     # -- called with self._lock held (or before the channel is shared) ----
 

@@ -102,6 +102,17 @@ def test_after_rejects_nan() -> None:
         after(math.nan)
 
 
+def test_a_timer_channel_is_a_complete_chan_of_capacity_one() -> None:
+    # after() sets Chan's fields itself, for speed: every slot must be set.
+    c = after(60)
+    missing = [name for name in Chan.__slots__ if name != "__weakref__" and not hasattr(c, name)]
+    assert missing == []
+    assert isinstance(c, Chan)
+    assert c.cap == 1
+    s = c.statistics()
+    assert (s.buffered, s.closed, s.waiting_senders, s.waiting_receivers) == (0, False, 0, 0)
+
+
 def test_the_channel_alone_keeps_a_timer_alive() -> None:
     c = Timer(0.01).c
     gc.collect()
