@@ -28,8 +28,8 @@ Invariants (``_Scheduler.lock`` guards all state below):
    garbage is more than half the heap it is rebuilt without it, so dead and
    canceled entries cost amortised O(1) and never accumulate.
 3. Callbacks run on the timer thread with the lock *released*, so a callback
-   may schedule or cancel. Lock order: a caller's own lock (a timer's
-   lock) may be held while calling into this module; this module never
+   may schedule or cancel. Lock order: a caller's own lock (a timer
+   channel's lock) may be held while calling into this module; this module never
    calls out (callbacks, hooks) while holding its lock, so the order is
    never inverted. A strong callback's last reference is dropped with the
    lock released too (its finalizers may run anything). A weak entry's

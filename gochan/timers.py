@@ -35,7 +35,8 @@ there is no second lock, since the channel calls into the timer under it):
    receiver is always woken on time, and nothing is scheduled while nobody
    has waited. An entry for an older deadline (popped by the timer thread
    just as ``stop``/``reset``/a delivery ran) finds the timer unarmed or
-   not yet due and does nothing. A receiver that stops waiting (timeout,
+   not yet due and does nothing, or finds the current arm due and delivers
+   it, as any observer would. A receiver that stops waiting (timeout,
    another ``select`` case) leaves the entry in place: it is cheap, fires
    once into the buffer, and dies with the channel.
 4. ``_stop_timer`` disarms, cancels and drains the buffer in one lock
@@ -260,8 +261,9 @@ class Timer:
     Go: ``time.NewTimer`` (Go 1.23+ semantics). The value is the
     ``time.monotonic()`` instant the timer was due (never later than its
     delivery). Any duration is valid; a non-positive one has expired when
-    the constructor returns. A Timer that nobody references any more is
-    garbage, even before it fires.
+    the constructor returns. ``len(t.c)`` is 1 from expiry until the value
+    is received (Go 1.23 reports 0 for timer channels). A Timer that nobody
+    references any more is garbage, even before it fires.
     """
 
     __slots__ = ("__weakref__", "_c", "_f")
