@@ -684,15 +684,27 @@ def test_interpreter_exit_never_hangs_on_a_hung_handler() -> None:
 # -- signals --------------------------------------------------------------------
 
 
+def _signal_main_thread(sig: int) -> None:
+    """Send ``sig`` to the main thread, as a terminal's Ctrl-C reaches it.
+
+    ``os.kill(os.getpid())`` may let the kernel deliver the signal to
+    another thread, and then the main thread, parked in a lock wait, runs
+    the Python handler only when something else wakes it.
+    """
+    main = threading.main_thread().ident
+    assert main is not None
+    signal.pthread_kill(main, sig)
+
+
 def _send_when(cond: Callable[[], bool], sig: int) -> threading.Thread:
-    """Send ``sig`` to this process once ``cond()`` holds (bounded poll)."""
+    """Send ``sig`` to the main thread once ``cond()`` holds (bounded poll)."""
 
     def run() -> None:
         deadline = time.monotonic() + WAIT
         while not cond():
             assert time.monotonic() < deadline, "condition never held"
             time.sleep(0.001)
-        os.kill(os.getpid(), sig)
+        _signal_main_thread(sig)
 
     return start(run)
 
@@ -738,7 +750,7 @@ def test_run_until_signal_second_signal_forces_the_hard_path() -> None:
     def on_signal(n: int) -> None:
         notes.append(n)
         if n == 1:  # the graceful shutdown waits for the handler: force it
-            os.kill(os.getpid(), SIG)
+            _signal_main_thread(SIG)
 
     first = _send_when(lambda: started.statistics().buffered == 1, SIG)
     t0 = time.monotonic()
