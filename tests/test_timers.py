@@ -113,6 +113,30 @@ def test_a_timer_channel_is_a_complete_chan_of_capacity_one() -> None:
     assert (s.buffered, s.closed, s.waiting_senders, s.waiting_receivers) == (0, False, 0, 0)
 
 
+def test_a_stopped_timer_channel_is_ready_exactly_when_a_chan_would_be() -> None:
+    # _TimerChan inlines Chan._recv_ready; once stopped, the two must agree.
+    t = Timer(60)
+    t.stop()
+    c = t.c
+    parked: list[threading.Thread] = []
+
+    def agree() -> bool:
+        with c._lock:
+            return c._recv_ready() == Chan._recv_ready(c)
+
+    assert agree()  # empty
+    c.send(1.0)
+    assert agree()  # buffered
+    parked.append(go(c.send, 2.0))
+    wait_parked(c, senders=1)
+    assert agree()  # full, with a parked sender
+    assert c.recv(timeout=WAIT) == 1.0
+    assert c.recv(timeout=WAIT) == 2.0
+    join(*parked)
+    c.close()
+    assert agree()  # closed
+
+
 def test_the_channel_alone_keeps_a_timer_alive() -> None:
     c = Timer(0.01).c
     gc.collect()
