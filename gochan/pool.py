@@ -495,6 +495,8 @@ class Pool(Generic[P, R]):
             except BaseException as e:  # a broken foreign context, say
                 with self._lock:
                     self._ended[Outcome.FAILED] += 1
+                    if self._closing:
+                        self._settled.notify_all()
                 self._internal_error("job context", job.id, e)
                 return
             # A job whose context is done already (expired in the queue, or

@@ -500,6 +500,30 @@ def test_internal_errors_surface_in_stats_and_report(caplog: pytest.LogCaptureFi
     assert report.stats.succeeded == 1  # the job itself did succeed
 
 
+
+class _BrokenContext:
+    """A foreign context whose ``deadline()`` raises: the pool's machinery fails on it."""
+
+    def deadline(self) -> tuple[float | None, bool]:
+        raise OSError("broken context")
+
+    def err(self) -> BaseException | None:
+        return None
+
+    def done(self) -> Chan[None]:
+        return Chan()
+
+
+def test_a_job_whose_context_breaks_the_pool_is_counted_and_reported() -> None:
+    p: Pool[int, None] = Pool(noop, workers=1)
+    p.submit(Job("j", 0, ctx=_BrokenContext()))  # type: ignore[arg-type]
+    p.submit(1)  # the worker survives
+    report = p.shutdown(WAIT)
+    assert report.completed and report.stats.pending == 0
+    assert (report.stats.failed, report.stats.succeeded) == (1, 1)
+    (err,) = report.internal_errors
+    assert err.job_id == "j" and isinstance(err.error, OSError)
+
 # -- shutting down --------------------------------------------------------------
 
 
