@@ -13,8 +13,9 @@ Invariants (every function in ``chan.py`` and ``select.py`` keeps them):
 
 1. A waiter is *completed* at most once. ``done`` goes from False to True
    exactly once, under ``waiter.mutex``, by whoever completes it: a partner
-   (a sender, receiver or ``close`` holding the lock of the channel the
-   sudog is queued on) or the waiter itself (timeout or interrupt).
+   (a sender or receiver holding the lock of the channel the sudog is
+   queued on, or ``close``, which first takes the whole queues out under
+   that lock and so owns them) or the waiter itself (timeout or interrupt).
 2. A partner that sets ``done`` fills ``index``/``value``/``ok`` and
    releases ``park`` in the same ``mutex`` section, with no call in between
    that could raise, so a waiter that sees ``done`` set by a partner can
@@ -22,7 +23,10 @@ Invariants (every function in ``chan.py`` and ``select.py`` keeps them):
 3. A sudog whose waiter is done is *stale*: it stays in its queue until its
    owner removes it or a partner skips it. Every dequeuer skips stale ones,
    so a stale sudog never takes part in a transfer.
-4. Lock order: channel locks (in ``id`` order for ``select``), then a
+4. ``done`` is read without ``mutex`` only as a hint (``has_live``,
+   ``live_count``): it only ever goes from False to True, so a stale False
+   costs a retry in :meth:`Waiter.complete`, which decides under the mutex.
+5. Lock order: channel locks (in ``id`` order for ``select``), then a
    waiter's ``mutex``. A waiter never holds its ``mutex`` while taking a
    channel lock, so the order is never inverted.
 
@@ -139,8 +143,8 @@ def has_live(q: deque[Sudog]) -> bool:
 
 
 def live_count(q: deque[Sudog]) -> int:
-    """How many sudogs of ``q`` still wait (their waiter is not done)."""
-    return sum(1 for sg in q if not sg.waiter.done)
+    """How many threads wait in ``q`` (a select with two cases here counts once)."""
+    return len({id(sg.waiter) for sg in q if not sg.waiter.done})
 
 
 def check_timeout(timeout: float | None) -> float | None:

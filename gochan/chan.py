@@ -153,6 +153,18 @@ class Chan(Generic[T]):
         """
         self._recvq.append(sg)
 
+    def _abandon(self, sg: Sudog | None, send: bool) -> None:
+        """Undo a parking that an exception cut short (a KeyboardInterrupt, an
+        error from ``_park_recv``), wherever it struck once ``sg`` was queued.
+
+        The waiter is cancelled before its sudog is removed, so no partner
+        can complete it afterwards: an operation either happened in the
+        instant before the exception, or never will (no phantom waiter).
+        """
+        if sg is not None:
+            sg.waiter.cancel()
+            self._unpark(sg, send)
+
     def _unpark(self, sg: Sudog, send: bool) -> None:
         """Remove a cancelled or stale sudog of ours from its queue, if still there.
 
@@ -174,22 +186,24 @@ class Chan(Generic[T]):
         """
         if timeout is not None:
             timeout = check_timeout(timeout)
-        with self._lock:
-            result = self._send_locked(value)
-            if result == _NOT_READY:
-                if timeout is not None and timeout <= 0:
-                    raise TimeoutError("send timed out")
-                waiter = Waiter()
-                sg = Sudog(waiter, 0, value)
-                self._sendq.append(sg)
-        if result == _SENT:
-            return
-        if result == _CLOSED:
-            raise ClosedChannelError("send on closed channel")
-        try:
+        sg = None
+        try:  # from the lock to the wake-up: see _abandon
+            with self._lock:
+                result = self._send_locked(value)
+                if result == _NOT_READY:
+                    if timeout is not None and timeout <= 0:
+                        raise TimeoutError("send timed out")
+                    sg = Sudog(Waiter(), 0, value)
+                    self._sendq.append(sg)
+            if result == _SENT:
+                return
+            if result == _CLOSED:
+                raise ClosedChannelError("send on closed channel")
+            assert sg is not None  # queued, since the operation was not ready
+            waiter = sg.waiter
             completed = waiter.wait(timeout)
         except BaseException:
-            self._unpark(sg, True)
+            self._abandon(sg, True)
             raise
         if not completed:
             self._unpark(sg, True)
@@ -205,20 +219,22 @@ class Chan(Generic[T]):
         """
         if timeout is not None:
             timeout = check_timeout(timeout)
-        with self._lock:
-            ready, value, ok = self._recv_locked()
-            if not ready:
-                if timeout is not None and timeout <= 0:
-                    raise TimeoutError("receive timed out")
-                waiter = Waiter()
-                sg = Sudog(waiter, 0, None)
-                self._park_recv(sg)
-        if ready:
-            return value, ok
-        try:
+        sg = None
+        try:  # from the lock to the wake-up: see _abandon
+            with self._lock:
+                ready, value, ok = self._recv_locked()
+                if not ready:
+                    if timeout is not None and timeout <= 0:
+                        raise TimeoutError("receive timed out")
+                    sg = Sudog(Waiter(), 0, None)
+                    self._park_recv(sg)
+            if ready:
+                return value, ok
+            assert sg is not None  # queued, since the operation was not ready
+            waiter = sg.waiter
             completed = waiter.wait(timeout)
         except BaseException:
-            self._unpark(sg, False)
+            self._abandon(sg, False)
             raise
         if not completed:
             self._unpark(sg, False)

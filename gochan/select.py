@@ -147,55 +147,80 @@ def select(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
         Waiter().wait(timeout)  # nothing can ever be ready
         raise TimeoutError("select timed out")
 
-    for ch in chans:
-        ch._lock.acquire()
-    try:
-        # Step 2: perform a uniformly random ready case.
-        while True:
-            chosen = -1
-            nready = 0
-            for i, (c, kind, _) in enumerate(parsed):
-                if c is not None and (c._send_ready() if kind == _SEND else c._recv_ready()):
-                    nready += 1
-                    if nready == 1 or _random() * nready < 1:  # reservoir sampling
-                        chosen = i
-            if chosen < 0:
-                break
-            c, kind, value = parsed[chosen]
-            assert c is not None
-            happened, got, ok = _try_case(c, kind, value)
-            if happened:
-                return chosen, _result(kind, got, ok)
-            # A sudog turned stale under us (completed via another channel): look again.
-
-        if default_index >= 0:
-            return default_index, None
-        if timeout is not None and timeout <= 0:
-            raise TimeoutError("select timed out")
-        # Step 3: enqueue one sudog per case, all on one waiter.
-        waiter = Waiter()
-        sudogs: list[tuple[Chan[Any], Sudog, int]] = []
-        for i, (c, kind, value) in enumerate(parsed):
-            if c is None:
-                continue
-            sg = Sudog(waiter, i, value)
-            if kind == _SEND:
-                c._sendq.append(sg)
-            else:
-                c._park_recv(sg)
-            sudogs.append((c, sg, kind))
-    finally:
-        for ch in chans:
-            ch._lock.release()
-
+    sudogs: list[tuple[Chan[Any], Sudog, int]] = []  # what step 3 queued
     completed = False
     try:
+        picked = _locked(chans, 0, parsed, default_index, timeout, sudogs)
+        if picked is not None:
+            return picked
+        waiter = sudogs[0][1].waiter
         completed = waiter.wait(timeout)
+    except BaseException:
+        # An interrupt anywhere after step 3 queued a sudog: cancel first, so
+        # no partner completes a waiter nobody will read (no phantom case).
+        if sudogs:
+            sudogs[0][1].waiter.cancel()
+        raise
     finally:
         # Step 4: the waiter is done now, so every remaining sudog is stale.
         for ch, sg, kind in sudogs:
-            if sg.index != waiter.index or not completed:
+            if not completed or sg.index != sg.waiter.index:
                 ch._unpark(sg, kind == _SEND)
     if not completed:
         raise TimeoutError("select timed out")
     return waiter.index, _result(parsed[waiter.index][1], waiter.value, waiter.ok)
+
+
+def _locked(
+    chans: list[Chan[Any]],
+    i: int,
+    parsed: list[tuple[Chan[Any] | None, int, Any]],
+    default_index: int,
+    timeout: float | None,
+    sudogs: list[tuple[Chan[Any], Sudog, int]],
+) -> tuple[int, Any] | None:
+    """Steps 2 and 3 with the locks of ``chans[i:]`` taken, in order.
+
+    Each lock is taken by its own ``with`` statement (hence the recursion):
+    CPython 3.11+ checks for signals neither between a ``with`` lock's
+    acquire and its body nor before its release, so a KeyboardInterrupt can
+    never leave one of them held. Returns the case performed, or None once
+    one sudog per case is queued in ``sudogs`` (parking is the caller's).
+    """
+    if i < len(chans):
+        with chans[i]._lock:
+            return _locked(chans, i + 1, parsed, default_index, timeout, sudogs)
+    # Step 2: perform a uniformly random ready case.
+    while True:
+        chosen = -1
+        nready = 0
+        for j, (c, kind, _) in enumerate(parsed):
+            if c is not None and (c._send_ready() if kind == _SEND else c._recv_ready()):
+                nready += 1
+                if nready == 1 or _random() * nready < 1:  # reservoir sampling
+                    chosen = j
+        if chosen < 0:
+            break
+        c, kind, value = parsed[chosen]
+        assert c is not None
+        happened, got, ok = _try_case(c, kind, value)
+        if happened:
+            return chosen, _result(kind, got, ok)
+        # A sudog turned stale under us (completed via another channel): look again.
+    if default_index >= 0:
+        return default_index, None
+    if timeout is not None and timeout <= 0:
+        raise TimeoutError("select timed out")
+    # Step 3: queue one sudog per case, all on one waiter; each is recorded
+    # in ``sudogs`` before it is queued, so the caller can always undo it.
+    waiter = Waiter()
+    for j, (c, kind, value) in enumerate(parsed):
+        if c is None:
+            continue
+        sg = Sudog(waiter, j, value)
+        sudogs.append((c, sg, kind))
+        if kind == _SEND:
+            c._sendq.append(sg)
+        else:
+            c._park_recv(sg)
+    return None
