@@ -44,7 +44,7 @@ _SIZES = {
     "after_timed": (20_000, 5_000),  # per timing round
     "after": (100_000, 10_000),  # the threads/memory pass
 }
-_ROUNDS = (5, 3)
+_ROUNDS = (7, 3)
 
 
 def _load_after() -> Callable[[float], Chan[float]] | None:
