@@ -24,9 +24,12 @@ Invariants:
   context's after-cancel hook puts a wake-up ``None`` into the queue, so a
   context canceled by its parent or by ``stop()`` leaves no goroutine. Cost:
   one goroutine per live ``notify_context``, as in Go.
-- ``_Stop._previous`` (guarded by its lock) holds the handlers to restore;
-  it is emptied by the first ``stop()``, so handlers are restored once and a
-  later ``stop()`` never clobbers handlers installed since.
+- ``_Stop._previous`` (guarded by its lock) holds the handlers still to
+  restore, last installed last. ``stop()`` restores them one at a time
+  under that lock, each before it is dropped, so the first ``stop()`` to
+  finish restores every handler exactly once and a later ``stop()`` never
+  clobbers handlers installed since. One cut short by an interrupt leaves
+  the rest (at worst one already restored) to the next ``stop()``.
 """
 
 from __future__ import annotations
@@ -74,13 +77,14 @@ class _SignalCtx(_CancelCtx):
     __slots__ = ("_queue",)
 
     _kind = "notify_context"
+    _has_hook = True
 
     def __init__(self, parent: Context, q: queue.SimpleQueue[int | None]) -> None:
         super().__init__(parent, parent.deadline())
         self._queue = q
 
     def _after_cancel(self) -> None:
-        self._queue.put(None)
+        self._queue.put(None)  # idempotent enough: a second None is never read
 
 
 def _relay(q: queue.SimpleQueue[int | None], ctx: _SignalCtx) -> None:
@@ -115,17 +119,22 @@ class _Stop:
         """
         _require_main_thread("notify_context's stop")
         with self._lock:
-            previous, self._previous = self._previous, []
-        _restore(previous)
+            _restore(self._previous)
         self._ctx._cancel(True, _CANCELED, None)
 
 
 def _restore(previous: list[tuple[int, _Handler]]) -> None:
-    """Put back saved handlers, last installed first."""
-    for signum, handler in reversed(previous):
+    """Put back saved handlers, last installed first, emptying ``previous``.
+
+    Each is dropped only once restored, so an interrupted call leaves the
+    rest for the next one (restoring one twice is harmless).
+    """
+    while previous:
+        signum, handler = previous[-1]
         # None: the old handler was not installed from Python; the default
         # is the closest we can restore.
         signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        previous.pop()
 
 
 def notify_context(parent: Context, *signals: int) -> ContextStop:

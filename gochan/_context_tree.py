@@ -6,39 +6,72 @@ friends; ``_TimerCtx`` adds a deadline, ``_AfterFuncCtx`` a function to run),
 that has ``done``/``err``/``deadline``/``value`` is a *foreign* context.
 
 Invariants (every mutable field of a ``_CancelCtx`` -- ``_err``, ``_cause``,
-``_done``, ``_children`` and the subclasses' ``_timer``, ``_fired`` -- is
-guarded by its ``_mu``; ``_registered_with`` and ``_stop_parent`` are written
-once while the node is made, before anyone else can see it; nothing relies on
-the GIL):
+``_done``, ``_children``, ``_settled`` and the subclasses' ``_timer``,
+``_fired`` -- is guarded by its ``_mu``; ``_registered_with`` and
+``_stop_parent`` are written once while the node is made, before anyone else
+can see it; nothing relies on the GIL):
 
 1. ``_err`` goes from ``None`` to an exception exactly once and never changes
-   again. In that same critical section (``_finish``) ``_done`` is closed (or,
-   never asked for, set to the shared closed channel), ``_cause`` is set and
-   ``_children`` is taken. So ``err() is not None`` iff ``done()`` is closed,
-   and a canceled node never gains a child.
-2. A node is in its parent's ``_children`` only while both are not canceled:
-   it is added under the parent's ``_mu`` only if the parent's ``_err`` is
-   ``None`` (otherwise it is canceled instead), the parent's cancel takes the
-   whole set, and a node canceled on its own removes itself afterwards
+   again. In that same critical section (``_enter``) ``_done`` is closed (or,
+   never asked for, set to the shared closed channel) and ``_cause`` is set.
+   The close comes after ``_err`` is set, so whoever sees ``done()`` closed
+   and then asks ``err()`` (which waits for that section) finds it set; a
+   canceled node never gains a child.
+2. A node is *settled* once it, its whole subtree and its after-cancel hook
+   are done; ``_settled`` then never changes and ``_children`` is ``None``.
+   A node leaves its parent's ``_children`` only once settled: it is added
+   under the parent's ``_mu`` only if the parent's ``_err`` is ``None``
+   (otherwise it is born canceled), it is dropped when the parent settles,
+   and a node canceled on its own removes itself once settled
    (``_detach``). A child made while its parent is being canceled is thus
-   either registered first (and canceled by the parent's walk) or born
-   canceled, never missed; and a long-lived parent holds no canceled child.
-   An empty set is dropped (``None``), so a burst of children leaves no
-   grown hash table behind.
-3. Lock order is tree order: a thread holding a node's ``_mu`` only ever
-   acquires the ``_mu`` of that node's *children*. ``_cancel`` walks the
-   subtree iteratively (no recursion limit on deep chains), holding the
-   locks of the path from its root, as Go holds ``c.mu`` while canceling
-   children; ``_detach`` locks the parent only after the node's own lock is
-   released. No cycle, hence no deadlock; and a ``_cancel`` that returns has
-   seen every descendant canceled (a concurrent canceler of a subtree holds
-   that subtree's root lock until it is done).
-4. The scheduler's lock and channel locks are leaves below ours: we may call
-   ``Chan.close`` and ``schedule`` with a ``_mu`` held; neither calls back
-   into a context while holding its own lock. Timer handles are canceled,
-   ``after_func`` goroutines started and foreign contexts called with no
-   ``_mu`` held, so user code never runs under our locks.
-5. Each node owns its ``err()`` object: a new ``Canceled`` or
+   either registered first (and reached by the parent's walk) or born
+   canceled, never missed; a long-lived parent holds no canceled child for
+   longer than one cancel; an empty set is dropped (``None``), so a burst of
+   children leaves no grown hash table behind.
+3. A thread holds at most one ``_mu`` at a time, and only in a ``with``
+   statement, for one short section (``_enter``, ``_settle``, ``_detach``,
+   ``_register``, a read). So there is no lock order to break and no lock
+   to leave held: CPython 3.11+ delivers no signal between a ``with``
+   lock's acquire and its body, nor between the body and the release, so
+   an exception raised by a signal handler (``KeyboardInterrupt``) or by
+   the section itself leaves the lock released.
+4. ``_cancel`` walks the subtree iteratively (no recursion limit on deep
+   chains), entering every node not yet settled -- also one already
+   canceled -- and settling each after its children. A walk that returns
+   has therefore seen every descendant canceled, even if a racing walk got
+   there first: it redoes whatever is not settled yet (each step is
+   idempotent) instead of trusting the other walk to finish. Go gets the
+   same guarantee by holding ``c.mu`` while canceling children; holding a
+   whole path of locks is what an interrupt could leave held, so we don't.
+5. Interrupts: a walk cut short by an exception (an interrupt, a
+   ``MemoryError``, an error closing a done channel) leaves every node it
+   did not settle in its parent's ``_children``, canceled or not, so the
+   next cancel of that node or of any ancestor -- a ``with`` block's exit,
+   a retried ``cancel()`` -- finishes the job. Until then a node may be
+   canceled (``err()`` set) with its done channel still open.
+6. After-cancel hooks (``_after_cancel``: drop the timer entry, start an
+   ``after_func`` goroutine, wake a ``notify_context`` relay) run with no
+   lock held, after the node's children, before it is settled. A racing or
+   resumed walk may run a hook again, so each is idempotent (an
+   ``after_func`` claims its one start under ``_mu``; an interrupt landing
+   right between that claim and the start loses the start: exactly-once
+   and "may be interrupted anywhere" cannot both hold). Every hook of a
+   walk runs even if one fails: an ``Exception`` from a hook (say ``go``
+   could not start a thread) is reported through
+   :func:`threading.excepthook`, as an uncaught goroutine error is, and
+   does not make ``cancel`` raise -- ``cancel`` is called from ``finally``
+   blocks, ``with`` exits, the timer thread and ``errgroup``, all of which
+   rely on it not failing (Go's ``CancelFunc`` cannot fail), and the
+   failing hook belongs to whoever made that context, not to the
+   canceler. An interrupt (a ``BaseException`` that is not an
+   ``Exception``) landing in a hook is held until the walk is done, then
+   re-raised, so the canceler still sees its ``KeyboardInterrupt``.
+7. The scheduler's lock and channel locks are leaves below ours: we may call
+   ``Chan.close`` with a ``_mu`` held; neither calls back into a context
+   while holding its own lock. Timer handles are canceled, ``after_func``
+   goroutines started and foreign contexts called with no ``_mu`` held, so
+   user code never runs under our locks.
+8. Each node owns its ``err()`` object: a new ``Canceled`` or
    ``DeadlineExceeded`` is made per node (raising one never touches another
    context's traceback); ``err()`` then returns that same object every call.
    ``_cause`` is shared, as in Go; ``None`` there means "no cause given" and
@@ -56,10 +89,9 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
-from collections.abc import Set as AbstractSet
 from typing import Any, Protocol, runtime_checkable
 
-from gochan._scheduler import TimerHandle, schedule
+from gochan._scheduler import TimerHandle, _report, schedule
 from gochan.chan import Chan, ClosedChannelError, RecvChan, nilchan
 from gochan.goroutine import go
 from gochan.select import default, select
@@ -123,7 +155,7 @@ class Context(Protocol):
 
 
 def _copy_err(err: BaseException) -> BaseException:
-    """A node's own ``err()`` object (invariant 5); foreign errors are shared."""
+    """A node's own ``err()`` object (invariant 8); foreign errors are shared."""
     t = type(err)
     if t is Canceled or t is DeadlineExceeded:
         return t(*err.args)
@@ -133,8 +165,6 @@ def _copy_err(err: BaseException) -> BaseException:
 # Templates passed down a cancel walk; every node copies them (never escape).
 _CANCELED = Canceled()
 _DEADLINE_EXCEEDED = DeadlineExceeded()
-
-_NO_CHILDREN: frozenset[_CancelCtx] = frozenset()
 
 # A closed channel shared by every node canceled before ``done()`` was asked.
 _closed: Chan[None] = Chan()
@@ -206,10 +236,12 @@ class _CancelCtx(_Ctx):
         "_mu",
         "_parent",
         "_registered_with",
+        "_settled",
         "_stop_parent",
     )
 
     _kind = "with_cancel"
+    _has_hook = False  # whether _after_cancel does anything (invariant 6)
 
     def __init__(self, parent: Context, deadline: tuple[float | None, bool]) -> None:
         self._parent = parent
@@ -219,6 +251,7 @@ class _CancelCtx(_Ctx):
         self._err: BaseException | None = None
         self._cause: BaseException | None = None
         self._children: set[_CancelCtx] | None = None
+        self._settled = False
         # Set at most once while the node is being made, before it is returned
         # to anyone (so every later reader happens-after the write): no lock.
         self._registered_with: _CancelCtx | None = None
@@ -243,81 +276,104 @@ class _CancelCtx(_Ctx):
 
     # -- cancellation ----------------------------------------------------
 
-    def _finish(
-        self, err: BaseException, cause: BaseException | None
-    ) -> AbstractSet[_CancelCtx] | None:
-        """Cancel this node alone (invariant 1) and return its children with ``_mu`` HELD.
-
-        Returns ``None``, lock released, if it was already canceled.
-        """
-        self._mu.acquire()
-        if self._err is not None:
-            self._mu.release()
-            return None
-        self._err = _copy_err(err)
+    def _finish_locked(self, err: BaseException, cause: BaseException | None) -> None:
+        """Set ``_err`` and ``_cause`` (invariant 1); ``_mu`` held, ``_err`` was ``None``."""
+        self._err = _copy_err(err)  # may raise (MemoryError): then nothing changed
         self._cause = cause
-        d = self._done
-        if d is None:
-            self._done = _closed
-        else:
+
+    def _enter(
+        self, err: BaseException, cause: BaseException | None
+    ) -> list[_CancelCtx] | None:
+        """Cancel this node unless it is, and say what is left to do (invariants 1, 4).
+
+        ``None``: nothing, the node is settled (now or before). Otherwise the
+        children still to walk, after which the caller runs ``_settle``.
+        Idempotent, so a walk cut short can be redone (invariant 5).
+        """
+        with self._mu:
+            if self._settled:
+                return None
+            if self._err is None:
+                self._finish_locked(err, cause)
+            d = self._done
+            if d is None:
+                self._done = _closed
+            elif d is not _closed:
+                try:
+                    d.close()
+                except ClosedChannelError:
+                    pass  # closed by an earlier visit, or by hand: closed anyway
+            children = self._children
+            if children:
+                return list(children)
+            if self._has_hook:
+                return []
+            self._settled = True  # a plain leaf: settled in one section
+            self._children = None
+            return None
+
+    def _settle(self) -> BaseException | None:
+        """Run the after-cancel hook, then mark this node settled (invariants 2, 6).
+
+        Returns an interrupt that struck the hook, for the walk to re-raise.
+        """
+        interrupt = None
+        if self._has_hook:
             try:
-                d.close()
-            except ClosedChannelError:
-                pass  # somebody closed our done channel by hand: it is closed anyway
-        children = self._children
-        self._children = None
-        return children if children is not None else _NO_CHILDREN
+                self._after_cancel()
+            except Exception as exc:  # reported, not raised: see invariant 6
+                _report(exc)
+            except BaseException as exc:
+                interrupt = exc
+        with self._mu:
+            self._settled = True
+            self._children = None  # every child is settled: drop them all
+        return interrupt
 
     def _cancel(
         self, remove_from_parent: bool, err: BaseException, cause: BaseException | None
     ) -> None:
-        """Cancel this node and every descendant, once each (Go: ``cancelCtx.cancel``).
+        """Cancel this node and every descendant not yet settled (Go: ``cancelCtx.cancel``).
 
-        Walks the subtree depth-first with an explicit stack (invariant 3),
-        so a chain of any depth is fine.
+        Walks the subtree depth-first with an explicit stack, holding no
+        lock between steps (invariants 3 and 4), so a chain of any depth is
+        fine and an interrupt leaves nothing held.
         """
-        children = self._finish(err, cause)
-        if children is None:
-            return
-        if children:
-            self._cancel_children(children, err, cause)
-        else:  # a leaf, the common case: no walk needed
-            self._mu.release()
-            self._after_cancel()
+        children = self._enter(err, cause)
+        interrupt = None if children is None else self._walk(children, err, cause)
         if remove_from_parent:
             self._detach()
+        if interrupt is not None:
+            raise interrupt
 
-    def _cancel_children(
-        self, children: AbstractSet[_CancelCtx], err: BaseException, cause: BaseException | None
-    ) -> None:
-        """The walk of ``_cancel`` below this node, whose ``_mu`` the caller holds."""
-        canceled = [self]
+    def _walk(
+        self, children: list[_CancelCtx], err: BaseException, cause: BaseException | None
+    ) -> BaseException | None:
+        """The walk of ``_cancel`` below this entered node; settles it last.
+
+        Returns the first interrupt that struck a hook (the others still ran).
+        """
+        interrupt = None
         stack = [(self, iter(children))]
-        try:
-            while stack:
-                node, it = stack[-1]
-                for child in it:
-                    grandchildren = child._finish(err, cause)
-                    if grandchildren is not None:
-                        canceled.append(child)
-                        stack.append((child, iter(grandchildren)))
-                        break
-                else:
-                    stack.pop()
-                    node._mu.release()
-        finally:
-            # Only reached with a non-empty stack if an asynchronous exception
-            # (KeyboardInterrupt) struck mid-walk: never leave a lock held.
-            for node, _ in reversed(stack):
-                node._mu.release()
-        for node in canceled:
-            node._after_cancel()
+        while stack:
+            node, it = stack[-1]
+            for child in it:
+                grandchildren = child._enter(err, cause)
+                if grandchildren is not None:
+                    stack.append((child, iter(grandchildren)))
+                    break
+            else:
+                stack.pop()
+                exc = node._settle()
+                if interrupt is None:
+                    interrupt = exc
+        return interrupt
 
     def _after_cancel(self) -> None:
-        """Subclass hook, run with no lock held once this node is canceled."""
+        """Subclass hook (set ``_has_hook``), run with no lock held; idempotent."""
 
     def _detach(self) -> None:
-        """Stop the parent from tracking this canceled node (invariant 2)."""
+        """Stop the parent from tracking this settled node (invariant 2); idempotent."""
         p = self._registered_with
         if p is not None:
             with p._mu:
@@ -354,6 +410,7 @@ class _TimerCtx(_CancelCtx):
     __slots__ = ("_timer",)
 
     _kind = "with_deadline"
+    _has_hook = True
 
     def __init__(self, parent: Context, when: float) -> None:
         super().__init__(parent, (when, True))
@@ -385,6 +442,7 @@ class _AfterFuncCtx(_CancelCtx):
     __slots__ = ("_fired", "_fn")
 
     _kind = "after_func"
+    _has_hook = True
 
     def __init__(self, parent: Context, fn: Callable[[], object]) -> None:
         super().__init__(parent, parent.deadline())

@@ -68,19 +68,17 @@ def run_threads(n: int, target: Callable[[int], None]) -> None:
 
 @pytest.fixture
 def finish_counts(monkeypatch: pytest.MonkeyPatch) -> dict[int, int]:
-    """Count, per node id, how many times a node was really canceled."""
+    """Count, per node id, how many times a node was really canceled (err set)."""
     counts: dict[int, int] = {}
     lock = threading.Lock()
-    original = _CancelCtx._finish
+    original = _CancelCtx._finish_locked
 
-    def counting(self: _CancelCtx, err: BaseException, cause: BaseException | None) -> Any:
-        children = original(self, err, cause)
-        if children is not None:
-            with lock:
-                counts[id(self)] = counts.get(id(self), 0) + 1
-        return children
+    def counting(self: _CancelCtx, err: BaseException, cause: BaseException | None) -> None:
+        original(self, err, cause)
+        with lock:
+            counts[id(self)] = counts.get(id(self), 0) + 1
 
-    monkeypatch.setattr(_CancelCtx, "_finish", counting)
+    monkeypatch.setattr(_CancelCtx, "_finish_locked", counting)
     return counts
 
 
