@@ -162,18 +162,19 @@ def compare(
     )
 
 
-def time_threads(bodies: Sequence[Callable[[], object]]) -> float:
+def time_threads(bodies: Sequence[Callable[[], object]], timeout: float = 300.0) -> float:
     """Run each body on its own thread, released together; seconds until all return.
 
     Thread creation and start-up are excluded: the clock starts when every
     thread is waiting at a barrier. An exception in a body is re-raised here,
-    so a broken benchmark fails instead of printing a number.
+    so a broken benchmark fails instead of printing a number; a body still
+    running after ``timeout`` seconds (a deadlock) raises ``RuntimeError``.
     """
     barrier = threading.Barrier(len(bodies) + 1)
     errors: list[BaseException] = []
 
     def run(body: Callable[[], object]) -> None:
-        barrier.wait()
+        barrier.wait(timeout)
         try:
             body()
         except BaseException as e:
@@ -183,11 +184,14 @@ def time_threads(bodies: Sequence[Callable[[], object]]) -> float:
     threads = [threading.Thread(target=run, args=(b,), daemon=True) for b in bodies]
     for t in threads:
         t.start()
-    barrier.wait()
+    barrier.wait(timeout)
     t0 = time.perf_counter()
+    deadline = time.monotonic() + timeout
     for t in threads:
-        t.join()
+        t.join(max(0.0, deadline - time.monotonic()))
     elapsed = time.perf_counter() - t0
+    if any(t.is_alive() for t in threads):
+        raise RuntimeError(f"benchmark threads still running after {timeout} s (deadlock?)")
     if errors:
         raise errors[0]
     return elapsed

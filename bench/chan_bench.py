@@ -60,6 +60,12 @@ def _load_after() -> Callable[[float], Chan[float]] | None:
     return fn
 
 
+def _join(t: threading.Thread) -> None:
+    t.join(60)
+    if t.is_alive():
+        raise RuntimeError(f"{t.name} still running after 60 s (deadlock?)")
+
+
 def _check(got: int, want: int, what: str) -> None:
     if got != want:
         raise AssertionError(f"{what}: received {got} values, sent {want}")
@@ -147,7 +153,7 @@ def pingpong_gochan(n: int) -> float:
         total += recv()  # type: ignore[operator]
     elapsed = time.perf_counter() - t0
     ping.close()
-    t.join(30)
+    _join(t)
     _check(total, n * (n - 1) // 2, "gochan ping-pong (sum)")
     return elapsed / n
 
@@ -172,7 +178,7 @@ def pingpong_stdlib(n: int) -> float:
         total += get()
     elapsed = time.perf_counter() - t0
     ping.put(_STOP)
-    t.join(30)
+    _join(t)
     _check(total, n * (n - 1) // 2, "stdlib ping-pong (sum)")
     return elapsed / n
 
@@ -270,7 +276,7 @@ def _herd(n: int, park: Callable[[], object], parked: Callable[[], int],
         raise AssertionError("not every parked thread woke up")
     elapsed = time.perf_counter() - t0
     for t in threads:
-        t.join(30)
+        _join(t)
     return elapsed
 
 
