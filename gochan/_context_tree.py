@@ -64,8 +64,11 @@ can see it; nothing relies on the GIL):
    rely on it not failing (Go's ``CancelFunc`` cannot fail), and the
    failing hook belongs to whoever made that context, not to the
    canceler. An interrupt (a ``BaseException`` that is not an
-   ``Exception``) landing in a hook is held until the walk is done, then
-   re-raised, so the canceler still sees its ``KeyboardInterrupt``.
+   ``Exception``) landing in a hook is held until every hook of the walk
+   has run, then re-raised, so the canceler still sees its
+   ``KeyboardInterrupt``; that walk then settles no further node (nor
+   detaches its root), leaving the struck hook to be rerun by the next
+   cancel (invariant 5).
 7. The scheduler's lock and channel locks are leaves below ours: we may call
    ``Chan.close`` with a ``_mu`` held; neither calls back into a context
    while holding its own lock. Timer handles are canceled, ``after_func``
@@ -312,23 +315,25 @@ class _CancelCtx(_Ctx):
             self._children = None
             return None
 
-    def _settle(self) -> BaseException | None:
-        """Run the after-cancel hook, then mark this node settled (invariants 2, 6).
+    def _settle(self, mark: bool) -> BaseException | None:
+        """Run the after-cancel hook, then, if ``mark``, mark this node settled (invariant 6).
 
-        Returns an interrupt that struck the hook, for the walk to re-raise.
+        An interrupt that strikes the hook is returned, for the walk to
+        re-raise, and leaves the node unsettled: the next cancel runs the
+        hook again.
         """
-        interrupt = None
         if self._has_hook:
             try:
                 self._after_cancel()
             except Exception as exc:  # reported, not raised: see invariant 6
                 _report(exc)
             except BaseException as exc:
-                interrupt = exc
-        with self._mu:
-            self._settled = True
-            self._children = None  # every child is settled: drop them all
-        return interrupt
+                return exc
+        if mark:
+            with self._mu:
+                self._settled = True
+                self._children = None  # every child is settled: drop them all
+        return None
 
     def _cancel(
         self, remove_from_parent: bool, err: BaseException, cause: BaseException | None
@@ -341,17 +346,19 @@ class _CancelCtx(_Ctx):
         """
         children = self._enter(err, cause)
         interrupt = None if children is None else self._walk(children, err, cause)
+        if interrupt is not None:
+            raise interrupt  # unsettled, so not detached: the next cancel finishes
         if remove_from_parent:
             self._detach()
-        if interrupt is not None:
-            raise interrupt
 
     def _walk(
         self, children: list[_CancelCtx], err: BaseException, cause: BaseException | None
     ) -> BaseException | None:
         """The walk of ``_cancel`` below this entered node; settles it last.
 
-        Returns the first interrupt that struck a hook (the others still ran).
+        Returns the first interrupt that struck a hook. The other hooks still
+        run, but from then on no node is marked settled (an ancestor of the
+        struck node must not be), leaving them all to the next cancel.
         """
         interrupt = None
         stack = [(self, iter(children))]
@@ -364,7 +371,7 @@ class _CancelCtx(_Ctx):
                     break
             else:
                 stack.pop()
-                exc = node._settle()
+                exc = node._settle(interrupt is None)
                 if interrupt is None:
                     interrupt = exc
         return interrupt
@@ -422,18 +429,25 @@ class _TimerCtx(_CancelCtx):
         def expire() -> None:
             self._cancel(True, _DEADLINE_EXCEEDED, cause)
 
-        handle: TimerHandle | None = schedule(when, expire)
-        with self._mu:
-            if self._err is None:
-                self._timer, handle = handle, None
-        if handle is not None:
-            handle.cancel()  # canceled meanwhile: leave nothing in the timer thread
+        handle: TimerHandle | None = None
+        try:
+            handle = schedule(when, expire)
+            with self._mu:
+                if self._err is None:
+                    self._timer, handle = handle, None
+        finally:
+            if handle is not None:
+                # Canceled meanwhile, or cut short by an interrupt: leave
+                # nothing in the timer thread.
+                handle.cancel()
 
     def _after_cancel(self) -> None:
         with self._mu:
-            timer, self._timer = self._timer, None
+            timer = self._timer
         if timer is not None:
-            timer.cancel()
+            timer.cancel()  # idempotent: dropped only once canceled, for a rerun
+            with self._mu:
+                self._timer = None
 
 
 class _AfterFuncCtx(_CancelCtx):

@@ -7,6 +7,7 @@ import math
 import os
 import random
 import signal
+import sys
 import threading
 import time
 import tracemalloc
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from gochan import _scheduler, context
+from gochan import _scheduler, context, goroutine
 from gochan._context_tree import _CancelCtx
 from gochan.chan import Chan, RecvChan, nilchan
 from gochan.goroutine import num_goroutine
@@ -869,6 +870,247 @@ def test_bad_input_leaves_parent_untouched() -> None:
     assert parent._children is None
     assert _scheduler.pending_timers() == 0
     cancel()
+
+
+# -- interrupts and failing hooks -----------------------------------------------
+
+
+class Storm(BaseException):
+    """Raised by a test's signal handler or fault, as KeyboardInterrupt would be."""
+
+
+def run_bounded(fn: Callable[[], object], timeout: float = WAIT) -> None:
+    """Run ``fn`` on a helper thread: a deadlock fails the test instead of hanging it."""
+    errors: list[BaseException] = []
+
+    def body() -> None:
+        try:
+            fn()
+        except BaseException as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=body, daemon=True)
+    t.start()
+    t.join(timeout)
+    assert not t.is_alive(), "blocked: a context lock was left held"
+    if errors:
+        raise errors[0]
+
+
+def _grow_storm_tree(root: context.Context, nodes: list[context.Context], ran: Chan[int]) -> None:
+    """Chains of every kind below ``root``, each node recorded once made."""
+    a = context.with_cancel(root).ctx
+    nodes.append(a)
+    nodes.append(context.with_timeout(a, 3600).ctx)
+    context.after_func(nodes[-1], lambda: ran.send(1))
+    c = context.with_cancel_cause(context.with_value(root, "k", 1)).ctx
+    nodes.append(c)
+    nodes.append(context.with_cancel(c).ctx)
+    nodes.append(context.with_deadline(nodes[-1], time.monotonic() + 3600).ctx)
+    context.after_func(root, lambda: ran.send(1))
+
+
+@pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="3.10 may deliver a signal inside a with-lock exit"
+)
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signals go to main"
+)
+def test_interrupt_storm_during_cancel_leaves_no_lock_held_and_root_cancel_finishes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A signal every 200 us raises once per operation wherever the interpreter
+    # checks for signals: while making contexts, mid-walk, in hooks.
+    from gochan import _context_tree
+
+    ran: Chan[int] = Chan(1_000_000)
+    trees: list[tuple[list[context.Context], context.CancelFunc]] = []
+    armed = False
+    storms = 0
+
+    def handler(signum: int, frame: Any) -> None:
+        nonlocal armed
+        # Not in a weakref callback (threading's): Python ignores errors there.
+        if armed and frame is not None and "weakref" not in frame.f_code.co_filename:
+            armed = False  # one interrupt per operation, as one Ctrl-C
+            raise Storm
+
+    def interrupted(op: Callable[[], object]) -> None:
+        nonlocal armed, storms
+        try:
+            armed = True
+            try:
+                op()
+            finally:
+                armed = False
+        except Storm:
+            storms += 1
+
+    def shielded(fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` with the storm held off while it runs: gochan.go and the
+        timer thread's schedule have their own interrupt windows, not ours."""
+
+        def call(*args: Any) -> Any:
+            nonlocal armed
+            was, armed = armed, False
+            try:
+                return fn(*args)
+            finally:
+                armed = was
+
+        return call
+
+    monkeypatch.setattr(_context_tree, "go", shielded(goroutine.go))
+    monkeypatch.setattr(_context_tree, "schedule", shielded(_scheduler.schedule))
+    timers_before = _scheduler.pending_timers()
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 0.0002, 0.0002)
+    try:
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            root, cancel_root = context.with_cancel(context.background())
+            nodes: list[context.Context] = [root]
+            trees.append((nodes, cancel_root))
+            interrupted(lambda: _grow_storm_tree(root, nodes, ran))  # noqa: B023
+            inner = next((n for n in nodes[1:] if isinstance(n, _CancelCtx)), None)
+            if inner is not None:
+                interrupted(inner._cancel_by_user)
+            interrupted(cancel_root)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert storms > 0  # the storm really interrupted operations
+
+    every = [n for nodes, _ in trees for n in nodes]
+    # No lock was left held: err() returns, on any node.
+    run_bounded(lambda: [n.err() for n in every])
+    # Canceling each root again finishes whatever an interrupt cut short.
+    run_bounded(lambda: [cancel() for _, cancel in trees])
+    for n in every:
+        assert isinstance(n.err(), context.Canceled | context.DeadlineExceeded)
+        assert is_done(n)
+        assert isinstance(n, _CancelCtx)
+        assert n._settled
+        assert n._children is None
+    assert _scheduler.pending_timers() == timers_before  # every timer entry dropped
+    # An after_func's fn never runs twice (an interrupt between its claim and
+    # its start may lose the start: see the module invariants).
+    assert len(ran) <= 2 * len(trees)
+
+
+def test_cancel_cut_short_is_finished_by_the_next_cancel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root, cancel = context.with_cancel(context.background())
+    mid = context.with_cancel(root).ctx
+    victim = context.with_cancel(mid).ctx
+    below = [context.with_timeout(victim, 3600).ctx for _ in range(3)]
+    sibling = context.with_cancel(mid).ctx
+    original = _CancelCtx._enter
+    faults = [victim]
+
+    def enter(self: _CancelCtx, err: BaseException, cause: BaseException | None) -> Any:
+        if self in faults:
+            faults.remove(self)
+            raise Storm  # an interrupt in the middle of the walk
+        return original(self, err, cause)
+
+    monkeypatch.setattr(_CancelCtx, "_enter", enter)
+    with pytest.raises(Storm):
+        cancel()
+    assert isinstance(root.err(), context.Canceled)  # returns: no lock held
+    assert all(n.err() is None for n in below)  # cut off below the fault
+    cancel()  # the next cancel redoes what is not settled
+    for n in [root, mid, victim, sibling, *below]:
+        assert isinstance(n.err(), context.Canceled)
+        assert is_done(n)
+    assert isinstance(root, _CancelCtx) and root._children is None
+    assert _scheduler.pending_timers() == 0
+
+
+@pytest.fixture
+def excepthook_calls(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    calls: list[Any] = []
+    monkeypatch.setattr(threading, "excepthook", calls.append)
+    return calls
+
+
+def test_a_failing_after_cancel_hook_does_not_stop_the_others(
+    monkeypatch: pytest.MonkeyPatch, excepthook_calls: list[Any]
+) -> None:
+    from gochan import _context_tree
+
+    real_go = goroutine.go
+    starts = 0
+
+    def flaky_go(fn: Callable[[], object]) -> threading.Thread:
+        nonlocal starts
+        starts += 1
+        if starts == 1:
+            raise RuntimeError("can't start new thread")
+        return real_go(fn)
+
+    monkeypatch.setattr(_context_tree, "go", flaky_go)
+    root, cancel = context.with_cancel(context.background())
+    ran: Chan[int] = Chan(10)
+    for i in range(3):
+        context.after_func(root, lambda i=i: ran.send(i))  # type: ignore[misc]
+    timers = [context.with_timeout(root, 3600).ctx for _ in range(3)]
+    cancel()  # does not raise: the failure is reported, as a goroutine's would be
+    got = {ran.recv(timeout=WAIT), ran.recv(timeout=WAIT)}
+    assert len(got) == 2  # the two other after_funcs still ran
+    assert [type(c.exc_value) for c in excepthook_calls] == [RuntimeError]
+    assert all(is_done(t) for t in timers)
+    assert _scheduler.pending_timers() == 0  # every timer hook ran too
+    assert isinstance(root, _CancelCtx) and root._children is None
+
+
+def test_a_failing_hook_on_a_leaf_still_detaches_it_from_its_parent(
+    monkeypatch: pytest.MonkeyPatch, excepthook_calls: list[Any]
+) -> None:
+    from gochan._context_tree import _TimerCtx
+
+    def failing(self: _TimerCtx) -> None:
+        raise RuntimeError("hook failed")
+
+    parent, cancel_parent = context.with_cancel(context.background())
+    child, cancel = context.with_timeout(parent, 3600)
+    monkeypatch.setattr(_TimerCtx, "_after_cancel", failing)
+    cancel()
+    assert isinstance(child.err(), context.Canceled)
+    assert [str(c.exc_value) for c in excepthook_calls] == ["hook failed"]
+    assert isinstance(parent, _CancelCtx) and parent._children is None
+    cancel_parent()
+
+
+def test_an_interrupt_in_a_hook_is_raised_after_every_hook_ran(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gochan import _context_tree
+
+    real_go = goroutine.go
+    starts = 0
+
+    def interrupted_go(fn: Callable[[], object]) -> threading.Thread:
+        nonlocal starts
+        starts += 1
+        if starts == 1:
+            raise Storm
+        return real_go(fn)
+
+    monkeypatch.setattr(_context_tree, "go", interrupted_go)
+    root, cancel = context.with_cancel(context.background())
+    ran: Chan[int] = Chan(10)
+    for i in range(3):
+        context.after_func(root, lambda i=i: ran.send(i))  # type: ignore[misc]
+    with pytest.raises(Storm):
+        cancel()
+    assert len({ran.recv(timeout=WAIT), ran.recv(timeout=WAIT)}) == 2  # the others ran
+    assert isinstance(root, _CancelCtx) and not root._settled  # left for the next cancel
+    cancel()
+    assert root._settled and root._children is None
+    with pytest.raises(TimeoutError):
+        ran.recv(timeout=0.02)  # the rerun hooks started nothing twice
 
 
 # -- notify_context -----------------------------------------------------------------
