@@ -15,19 +15,39 @@ returned by :meth:`Group.wait`, traceback intact, so ``raise err`` shows
 where it happened. ``KeyboardInterrupt`` and ``SystemExit`` raised inside a
 goroutine are collected the same way.
 
-Invariants (``Group._mu`` guards ``_err``, ``_active``, ``_sem``):
+Invariants (``Group._mu`` guards every field but ``_cancel``, which is
+written once, before the group is handed out; the lock is only taken in
+``with`` statements, so CPython 3.11+ never leaves it held on an interrupt):
 
-- ``_active`` counts the goroutines started by this group that have not
-  finished. It is incremented after the goroutine's limit slot is taken
-  and decremented before the slot is given back and before the WaitGroup is
-  told, so once :meth:`Group.wait` returns it is zero again.
+- ``_active`` counts the slots taken: goroutines of the group that are
+  starting or running. It is both the limit's count (``go`` takes a slot
+  only while ``_active < _limit``, or with no limit, ``_limit < 0``) and
+  what :meth:`Group.wait` waits on (it returns once ``_active`` has been
+  zero since it was called; ``_idle`` counts those moments, as a
+  WaitGroup's generation). ``_limit`` changes only while ``_active`` is 0.
+- Every slot has a ``_Ticket`` and is given back exactly once: the ticket
+  goes ``_NEW -> _HELD`` (in the section that takes the slot) ``->
+  _RUNNING`` (the goroutine's first section) ``-> _DONE``, or ``_HELD ->
+  _DONE`` when ``go`` raises before the goroutine claimed the slot (a
+  thread that could not start, an interrupt): ``_give_back`` acts only
+  if the ticket is still in the state its caller owns, so the two can
+  never both give it back, and a goroutine whose slot was given back
+  returns without running ``fn``. Each state change shares its ``with``
+  section with the counter change, and no section calls anything between
+  them, so an interrupt either precedes both or follows both. (So we
+  count under our own lock instead of using a ``Chan`` semaphore and a
+  :class:`~gochan.WaitGroup`: an interrupted ``send`` or ``add`` may have
+  happened or not, and the undo could not tell which.) The undo runs in
+  ``go``'s ``except`` clause: a second interrupt striking that clause
+  itself, microseconds after the first, is not covered.
+- ``_gate`` is a channel for blocked ``go``/``wait`` callers to park on,
+  made by the first of them; whoever gives a slot back (or changes the
+  limit) takes it out and closes it in the same section, waking them all
+  to look again. Nobody polls.
 - ``_err`` is set once, by the first goroutine to raise, and never changes.
   The group's context (if any) is canceled with it as the cause right
   after, outside the lock, and again (a no-op if already done) when
   :meth:`Group.wait` returns.
-- The limit is a ``Chan(n)`` used as a semaphore: a send takes a slot, a
-  receive gives one back. Each goroutine gives back a slot of the very
-  channel it took one from, even if the limit is replaced in between.
 """
 
 from __future__ import annotations
@@ -39,10 +59,21 @@ from typing import Any
 from gochan import context
 from gochan.chan import Chan
 from gochan.goroutine import _require_callable, go
-from gochan.select import default, select
-from gochan.waitgroup import WaitGroup
 
 __all__ = ["Group", "with_context"]
+
+
+# A slot's ticket states (see the invariants).
+_NEW, _HELD, _RUNNING, _DONE = range(4)
+
+
+class _Ticket:
+    """Who owns one slot of a group: ``go`` until its goroutine claims it."""
+
+    __slots__ = ("state",)
+
+    def __init__(self) -> None:
+        self.state = _NEW
 
 
 class Group:
@@ -54,9 +85,10 @@ class Group:
 
     def __init__(self) -> None:
         self._mu = threading.Lock()
-        self._wg = WaitGroup()
-        self._sem: Chan[None] | None = None
+        self._limit = -1
         self._active = 0
+        self._idle = 0
+        self._gate: Chan[None] | None = None
         self._err: BaseException | None = None
         self._cancel: context.CancelCauseFunc | None = None
 
@@ -66,14 +98,12 @@ class Group:
         Go: ``Group.Go``. Blocks while the limit (see :meth:`set_limit`) is
         reached. The first exception any goroutine raises is returned by
         :meth:`wait` and cancels the group's context. Not callable:
-        ``TypeError``.
+        ``TypeError``. If ``go`` raises (a thread that cannot start, an
+        interrupt) the group is unchanged, unless the goroutine had already
+        started: then it runs and is waited for as any other.
         """
         _require_callable(fn, "errgroup.Group.go")
-        with self._mu:
-            sem = self._sem
-        if sem is not None:
-            sem.send(None)
-        self._start(sem, fn, args, kwargs)
+        self._launch(True, fn, args, kwargs)
 
     def try_go(self, fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> bool:
         """Like :meth:`go`, but only if under the limit; ``False`` (and nothing runs) if not.
@@ -81,38 +111,66 @@ class Group:
         Go: ``Group.TryGo``.
         """
         _require_callable(fn, "errgroup.Group.try_go")
-        with self._mu:
-            sem = self._sem
-        if sem is not None and select((sem.send, None), default)[0] == 1:
-            return False
-        self._start(sem, fn, args, kwargs)
-        return True
+        return self._launch(False, fn, args, kwargs)
 
-    def _start(
+    def _launch(
         self,
-        sem: Chan[None] | None,
+        block: bool,
         fn: Callable[..., object],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-    ) -> None:
-        """Start the goroutine that holds the slot already taken from ``sem``."""
+    ) -> bool:
+        """Take a slot (waiting for one if ``block``) and start ``fn`` holding it."""
+        ticket = _Ticket()
 
         def run() -> None:
+            with self._mu:
+                mine = ticket.state == _HELD
+                if mine:
+                    ticket.state = _RUNNING
+            if not mine:
+                return  # go() raised and gave the slot back: fn must not run
             try:
                 fn(*args, **kwargs)
             except BaseException as exc:  # collected, as Go returns errors
                 self._record(exc)
             finally:
-                self._finish(sem)
+                self._give_back(ticket, _RUNNING)
 
-        with self._mu:
-            self._active += 1
-        self._wg.add(1)
         try:
+            while True:
+                with self._mu:
+                    if self._limit < 0 or self._active < self._limit:
+                        self._active += 1
+                        ticket.state = _HELD
+                        gate = None
+                    elif not block:
+                        return False
+                    else:
+                        gate = self._gate
+                        if gate is None:
+                            gate = self._gate = Chan()
+                if gate is None:
+                    break
+                gate.recv()  # until a slot is given back
             go(run)
         except BaseException:
-            self._finish(sem)  # never started: give everything back
+            self._give_back(ticket, _HELD)  # a no-op unless go() holds the slot
             raise
+        return True
+
+    def _give_back(self, ticket: _Ticket, owner: int) -> None:
+        """Give ``ticket``'s slot back if ``owner`` (a state) still holds it; wake waiters."""
+        with self._mu:
+            if ticket.state != owner:
+                return
+            ticket.state = _DONE
+            self._active -= 1
+            if self._active == 0:
+                self._idle += 1
+            gate, self._gate = self._gate, None
+            if gate is not None:
+                gate.close()
 
     def _record(self, exc: BaseException) -> None:
         """Keep the first error and cancel the group's context with it."""
@@ -124,23 +182,28 @@ class Group:
         if cancel is not None:
             cancel(exc)
 
-    def _finish(self, sem: Chan[None] | None) -> None:
-        with self._mu:
-            self._active -= 1
-        if sem is not None:
-            sem.recv()
-        self._wg.done()
-
     def wait(self) -> BaseException | None:
         """Wait for every goroutine of the group; the first exception, or ``None``.
 
         Go: ``Group.Wait``. Then cancels the group's context (with that
         exception as its cause, if any).
         """
-        self._wg.wait()
-        with self._mu:
-            err = self._err
-            cancel = self._cancel
+        idle = None
+        while True:
+            with self._mu:
+                if idle is None:
+                    idle = self._idle
+                if self._active == 0 or self._idle != idle:
+                    err = self._err
+                    cancel = self._cancel
+                    gate = None
+                else:
+                    gate = self._gate
+                    if gate is None:
+                        gate = self._gate = Chan()
+            if gate is None:
+                break
+            gate.recv()  # until a goroutine finishes
         if cancel is not None:
             cancel(err)
         return err
@@ -152,7 +215,9 @@ class Group:
         returns ``False`` while ``n`` are running (``n == 0`` admits none).
         Changing the limit while goroutines of the group are running raises
         ``RuntimeError`` (Go panics; Go notices only when a limit was set,
-        gochan always does). Not an ``int``: ``TypeError``.
+        gochan always does). Not an ``int``: ``TypeError``. A :meth:`go`
+        blocked by a limit of 0 looks again at the new limit (in Go it
+        would stay blocked on the old semaphore forever).
         """
         if isinstance(n, bool) or not isinstance(n, int):
             raise TypeError(f"errgroup: limit must be an int, got {type(n).__name__}")
@@ -162,11 +227,14 @@ class Group:
                     f"errgroup: modify limit while {self._active} goroutines "
                     "in the group are still active"
                 )
-            self._sem = None if n < 0 else Chan(n)
+            self._limit = max(n, -1)
+            gate, self._gate = self._gate, None
+            if gate is not None:
+                gate.close()
 
     def __repr__(self) -> str:
         with self._mu:
-            limit = "none" if self._sem is None else self._sem.cap
+            limit = "none" if self._limit < 0 else self._limit
             failed = " failed" if self._err is not None else ""
             return f"<errgroup.Group active={self._active} limit={limit}{failed}>"
 
