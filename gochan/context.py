@@ -35,6 +35,12 @@ goroutine, waiting on both done channels, until either is done -- unless
 that type also offers ``after_func(fn) -> stop`` (Go's ``afterFuncer``), which
 is then used instead. The implementation and its invariants are in
 ``gochan._context_tree``.
+
+Interrupts: a ``cancel`` cut short by ``KeyboardInterrupt`` leaves no lock
+held, and the next ``cancel`` of that context or of any ancestor (a ``with``
+block's exit, say) finishes the job. ``cancel`` itself never raises an
+error of an after-cancel action (an ``after_func`` whose goroutine cannot
+start): that is reported through :func:`threading.excepthook`.
 """
 
 from __future__ import annotations
