@@ -189,6 +189,10 @@ class Chan(Generic[T]):
         sg = None
         try:  # from the lock to the wake-up: see _abandon
             with self._lock:
+                # Fast path: room in the buffer and nobody parked to hand it to.
+                if not self._recvq and len(self._buf) < self._cap and not self._closed:
+                    self._buf.append(value)
+                    return
                 result = self._send_locked(value)
                 if result == _NOT_READY:
                     if timeout is not None and timeout <= 0:
@@ -243,6 +247,12 @@ class Chan(Generic[T]):
 
     def recv(self, timeout: float | None = None) -> T | None:
         """Receive (Go: ``v := <-ch``); ``None`` at once, forever, once closed and drained."""
+        if timeout is not None:
+            timeout = check_timeout(timeout)
+        with self._lock:
+            # Fast path: a buffered value and no parked sender to refill its slot.
+            if self._buf and not self._sendq:
+                return self._buf.popleft()
         return self.recv_ok(timeout)[0]
 
     def close(self) -> None:
@@ -267,7 +277,15 @@ class Chan(Generic[T]):
 
     def __iter__(self) -> Iterator[T]:
         """Receive until closed and drained (Go: ``for v := range ch``)."""
+        lock, buf = self._lock, self._buf
         while True:
+            with lock:
+                # Fast path, as in recv (never yield with the lock held).
+                fast = bool(buf) and not self._sendq
+                got = buf.popleft() if fast else None
+            if fast:
+                yield got  # type: ignore[misc]  # a buffered value is a T
+                continue
             value, ok = self.recv_ok()
             if not ok:
                 return

@@ -1,7 +1,13 @@
 """Go's ``select`` statement.
 
-``select`` works as Go's ``runtime/select.go`` does:
+``select`` works as Go's ``runtime/select.go`` does, with one shortcut:
 
+0. Poll (a blocking select only, no ``default``, no ``timeout <= 0``): try
+   each case once in a uniformly random order, alone under its channel's
+   lock, and stop at the first that happens. The first ready case of a
+   random order is uniform among the ready ones, and each try either
+   happens or has no effect, so exactly one case takes effect. Most selects
+   end here, taking one lock at a time.
 1. Lock every channel of the cases, once each, in ``id`` order (a total
    order, so two selects over the same channels cannot deadlock).
 2. Find the ready cases; pick one uniformly at random and perform it.
@@ -12,15 +18,21 @@
    ``done`` flag makes every other sudog stale at once.
 4. After waking, remove the remaining sudogs from their channels.
 
+``default`` and parking are decided in steps 1-3, with every lock held, so
+"nothing was ready" holds at one instant: a poll cannot prove that, since
+a case it found not ready may have become ready before the next was tried.
+
 Invariants: exactly one case takes effect (the waiter is completed once,
 see ``_waiter``); while the locks are held nobody else can change what is
 ready, except that other threads may complete a waiter parked here through
 another channel, which only makes a sudog stale and is re-checked when the
-chosen case is performed (step 2 then looks again).
+chosen case is performed (step 2 then looks again). Every lock is taken by
+a ``with`` statement, so a KeyboardInterrupt never leaves one held.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Any, Final
 
@@ -63,17 +75,14 @@ _BAD_CASE = (
 )
 
 
-def _parse(
-    cases: tuple[Any, ...],
-) -> tuple[list[tuple[Chan[Any] | None, int, Any]], int, list[Chan[Any]]]:
-    """Turn the cases into ``(chan, kind, value)``, find ``default``, list the channels.
+def _parse(cases: tuple[Any, ...]) -> tuple[list[tuple[Chan[Any] | None, int, Any]], int]:
+    """Turn the cases into ``(chan, kind, value)`` and find ``default``'s index.
 
     A nil channel's case (and ``default``) is kept, for its index, with
-    ``chan`` None. The channels come once each, in lock order. Raises
-    TypeError, before anything happens, for anything that is not a case.
+    ``chan`` None. Raises TypeError, before anything happens, for anything
+    that is not a case.
     """
     parsed: list[tuple[Chan[Any] | None, int, Any]] = []
-    chans: list[Chan[Any]] = []
     default_index = -1
     for i, case in enumerate(cases):
         try:  # the common case, a receive: ch.recv or ch.recv_ok
@@ -100,11 +109,7 @@ def _parse(
             parsed.append((None, kind, value))
             continue
         parsed.append((ch, kind, value))
-        if ch not in chans:
-            chans.append(ch)
-    if len(chans) > 1:
-        chans.sort(key=id)  # the lock order
-    return parsed, default_index, chans
+    return parsed, default_index
 
 
 def _result(kind: int, value: Any, ok: bool) -> Any:
@@ -126,6 +131,36 @@ def _try_case(ch: Chan[Any], kind: int, value: Any) -> tuple[bool, Any, bool]:
     return ch._recv_locked()
 
 
+# Every order of n cases, for a uniformly random poll order (small n).
+_PERMS = [list(itertools.permutations(range(n))) for n in range(6)]
+
+
+def _poll(parsed: list[tuple[Chan[Any] | None, int, Any]]) -> tuple[int, Any] | None:
+    """Try each case once, alone under its channel's lock, in a random order.
+
+    The first ready case in a uniformly random order is uniform among the
+    ready ones. Each try is atomic and the first success ends the pass, so
+    exactly one case takes effect. None: nothing was ready (not proven at a
+    single instant; the caller re-checks with every lock held).
+    """
+    n = len(parsed)
+    if n < len(_PERMS):
+        perms = _PERMS[n]
+        order: Any = perms[int(_random() * len(perms))]
+    else:
+        order = list(range(n))
+        random.shuffle(order)
+    for i in order:
+        ch, kind, value = parsed[i]
+        if ch is None:
+            continue
+        with ch._lock:
+            happened, got, ok = _try_case(ch, kind, value)
+        if happened:
+            return i, _result(kind, got, ok)
+    return None
+
+
 def select(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
     """Wait until one case can proceed and perform it (Go: ``select``).
 
@@ -142,7 +177,14 @@ def select(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
     """
     if timeout is not None:
         timeout = check_timeout(timeout)
-    parsed, default_index, chans = _parse(cases)
+    parsed, default_index = _parse(cases)
+    # A non-blocking select decides at one instant, with every lock held.
+    if default_index < 0 and (timeout is None or timeout > 0):
+        polled = _poll(parsed)
+        if polled is not None:
+            return polled
+    # The lock order: every channel once, by id.
+    chans = sorted({id(c): c for c, _, _ in parsed if c is not None}.values(), key=id)
     if not chans and default_index < 0:
         Waiter().wait(timeout)  # nothing can ever be ready
         raise TimeoutError("select timed out")
