@@ -142,6 +142,11 @@ def _poll(parsed: list[tuple[Chan[Any] | None, int, Any]]) -> tuple[int, Any] | 
     ready ones. Each try is atomic and the first success ends the pass, so
     exactly one case takes effect. None: nothing was ready (not proven at a
     single instant; the caller re-checks with every lock held).
+
+    A case whose channel looks idle without its lock is skipped without
+    taking it. That look is only a hint (a stale answer costs either a
+    wasted lock or a fall-back to the locked steps, which decide); it reads
+    the queues' lengths, which are safe to read unlocked on every build.
     """
     n = len(parsed)
     if n < len(_PERMS):
@@ -153,6 +158,11 @@ def _poll(parsed: list[tuple[Chan[Any] | None, int, Any]]) -> tuple[int, Any] | 
     for i in order:
         ch, kind, value = parsed[i]
         if ch is None:
+            continue
+        if kind == _SEND:
+            if not (ch._recvq or len(ch._buf) < ch._cap or ch._closed):
+                continue
+        elif not (ch._buf or ch._sendq or ch._closed):
             continue
         with ch._lock:
             happened, got, ok = _try_case(ch, kind, value)
