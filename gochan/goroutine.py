@@ -68,13 +68,15 @@ def go(fn: Callable[P, object], /, *args: P.args, **kwargs: P.kwargs) -> threadi
     with _lock:
         name = f"goroutine-{next(_ids)}"
     thread = threading.Thread(target=run, name=name, daemon=True)
-    with _lock:
-        _running.add(thread)
-    try:
+    try:  # the add inside: an interrupt right after it is undone below
+        with _lock:
+            _running.add(thread)
         thread.start()
     except BaseException:
-        # Never started (e.g. "can't start new thread"): it is not running.
-        _forget(thread)
+        # Never started (e.g. "can't start new thread", or interrupted before
+        # it did): it is not running. One that did start forgets itself.
+        if not thread.is_alive():
+            _forget(thread)
         raise
     return thread
 
