@@ -42,6 +42,8 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/chan_bench.py
+	$(PY) bench/context_bench.py
+	$(PY) bench/pool_bench.py
 
 clean:
 	rm -rf $(VENV) .venv-3.1* build dist *.egg-info .mypy_cache .ruff_cache .hypothesis docs/_build
