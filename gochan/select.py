@@ -123,12 +123,15 @@ def _result(kind: int, value: Any, ok: bool) -> Any:
     return None
 
 
-def _try_case(ch: Chan[Any], kind: int, value: Any) -> tuple[bool, Any, bool]:
-    """Perform a ready case (locks held): ``(happened, value, ok)``."""
+def _perform(ch: Chan[Any], kind: int, value: Any) -> tuple[bool, Any]:
+    """Perform a case if it is ready (lock held): ``(happened, select's result)``."""
     if kind == _SEND:
-        result = ch._send_locked(value)
-        return result != _NOT_READY, None, result != _CLOSED
-    return ch._recv_locked()
+        sent = ch._send_locked(value)
+        if sent == _NOT_READY:
+            return False, None
+        return True, _result(_SEND, None, sent != _CLOSED)
+    ready, got, ok = ch._recv_locked()
+    return ready, (got if kind == _RECV else (got, ok))
 
 
 # Every order of n cases, for a uniformly random poll order (small n).
@@ -165,9 +168,9 @@ def _poll(parsed: list[tuple[Chan[Any] | None, int, Any]]) -> tuple[int, Any] | 
         elif not (ch._buf or ch._sendq or ch._closed):
             continue
         with ch._lock:
-            happened, got, ok = _try_case(ch, kind, value)
+            happened, result = _perform(ch, kind, value)
         if happened:
-            return i, _result(kind, got, ok)
+            return i, result
     return None
 
 
@@ -255,9 +258,9 @@ def _locked(
             break
         c, kind, value = parsed[chosen]
         assert c is not None
-        happened, got, ok = _try_case(c, kind, value)
+        happened, result = _perform(c, kind, value)
         if happened:
-            return chosen, _result(kind, got, ok)
+            return chosen, result
         # A sudog turned stale under us (completed via another channel): look again.
     if default_index >= 0:
         return default_index, None
