@@ -1,19 +1,25 @@
 """Cancellation, deadlines and request-scoped values across threads (Go: ``context``).
 
-Used the Go way::
+Used the Go way, here waiting for a job for at most five seconds:
 
-    from gochan import context, select
+>>> from gochan import Chan, context, select
+>>> jobs = Chan[str](1)
+>>> jobs.send("resize cat.png")
+>>> ctx, cancel = context.with_timeout(context.background(), 5.0)
+>>> try:
+...     i, v = select(jobs.recv, ctx.done().recv)
+... finally:
+...     cancel()
+>>> i, v
+(0, 'resize cat.png')
 
-    ctx, cancel = context.with_timeout(context.background(), 5.0)
-    try:
-        i, v = select(jobs.recv, ctx.done().recv)
-    finally:
-        cancel()
+or, the Python way, as a ``with`` block that cancels on exit; with no job
+coming, the context's deadline ends the wait:
 
-or, the Python way, as a ``with`` block that cancels on exit::
-
-    with context.with_timeout(context.background(), 5.0) as ctx:
-        i, v = select(jobs.recv, ctx.done().recv)
+>>> with context.with_timeout(context.background(), 0.01) as ctx:
+...     i, v = select(jobs.recv, ctx.done().recv)
+>>> i, ctx.err()
+(1, DeadlineExceeded('context deadline exceeded'))
 
 Every ``with_*`` function returns a named pair ``(ctx, cancel)`` that is also
 a context manager whose ``__enter__`` gives ``ctx`` and whose ``__exit__``
