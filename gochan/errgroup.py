@@ -1,13 +1,18 @@
 """Run a group of goroutines, collect the first error, cancel the rest (Go: ``errgroup``).
 
-Used the Go way::
+Used the Go way:
 
-    from gochan import context, errgroup
-
-    g, ctx = errgroup.with_context(context.background())
-    for url in urls:
-        g.go(fetch, ctx, url)          # fetch raises on failure
-    err = g.wait()                     # the first exception, or None
+>>> from gochan import context, errgroup
+>>> def fetch(ctx, url):
+...     if url.endswith("/down"):
+...         raise ConnectionError(f"{url}: connection refused")  # Go: return err
+>>> g, ctx = errgroup.with_context(context.background())
+>>> for url in ["https://example.com/up", "https://example.com/down"]:
+...     g.go(fetch, ctx, url)
+>>> g.wait()                    # the first exception, or None
+ConnectionError('https://example.com/down: connection refused')
+>>> ctx.err()                   # which canceled the group's context
+Canceled('context canceled')
 
 A function "returns an error" here by raising: the exception is collected
 (not reported through :func:`threading.excepthook`) and the first one is
