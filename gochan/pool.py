@@ -3,17 +3,28 @@
 The pool is the guide's pattern (a bounded jobs channel, N workers, a
 ``WaitGroup``, graceful shutdown) with what production needs beyond it:
 back-pressure, per-job deadlines and cancellation, error tracking, a
-shutdown that is bounded in time and says what happened, and signals::
+shutdown that is bounded in time and says what happened, and signals:
 
-    from gochan import pool
+>>> from gochan import pool
+>>> def handler(ctx, job):
+...     return job.payload.upper()      # check ctx.done() in long loops
+>>> with pool.Pool(handler, workers=2, queue_size=4) as p:
+...     for path in ["a.png", "b.png", "c.png"]:
+...         _ = p.submit(path)          # blocks while the queue is full
+>>> p.stats().succeeded   # leaving the block shut the pool down, waiting for every job
+3
 
-    def handler(ctx, job):
-        return resize(job.payload)          # check ctx.done() in long loops
+A program hands its pool and its producer to :func:`run_until_signal` in
+the main thread: the pool is shut down gracefully once the producer returns,
+or at the first ``SIGINT`` (Ctrl-C) or ``SIGTERM``; a second one forces it.
 
-    with pool.Pool(handler, workers=8, queue_size=100) as p:
-        for path in paths:
-            p.submit(path)                  # blocks while the queue is full
-    # leaving the block shut the pool down and waited for every job
+>>> p = pool.Pool(handler, workers=2)
+>>> def produce(ctx):                # ctx is canceled by the first signal
+...     for path in ["d.png", "e.png"]:
+...         _ = p.submit(path)
+>>> report = pool.run_until_signal(p, produce, timeout=5.0)
+>>> report.completed, report.interrupted, report.stats.succeeded
+(True, False, 2)
 
 Moving parts:
 
