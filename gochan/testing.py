@@ -5,23 +5,30 @@ ever close, say) is a bug that otherwise shows up only as a slow leak in
 production. These helpers fail the test instead, naming each leftover
 goroutine and where it is blocked.
 
-Plain function, usable with any test framework::
+Plain functions, usable with any test framework; here the code under test
+leaves a goroutine waiting on a channel nobody sends on:
 
-    from gochan.testing import current_goroutines, verify_no_goroutines
-
-    before = current_goroutines()
-    run_the_code_under_test()
-    verify_no_goroutines(timeout=2.0, ignore=before)
+>>> from gochan import Chan, go
+>>> from gochan.testing import current_goroutines, verify_no_goroutines
+>>> before = current_goroutines()
+>>> never = Chan[None]()
+>>> def wait_forever():
+...     never.recv()
+>>> _ = go(wait_forever)
+>>> try:
+...     verify_no_goroutines(timeout=0.01, ignore=before)
+... except AssertionError as e:
+...     print(e)
+found 1 leaked goroutine(s) still running after 0.01s:
+  goroutine-... at ...:2 in wait_forever
+>>> never.close()           # wait_forever returns: nothing is left running
+>>> verify_no_goroutines(timeout=2.0, ignore=before)
 
 With pytest, the :func:`goroutine_leak_check` fixture does the same around a
-test. Import it into a ``conftest.py`` (and add ``autouse`` by wrapping it,
-see its docstring), or load this module as a plugin::
-
-    # conftest.py
-    from gochan.testing import goroutine_leak_check  # noqa: F401
-
-    # or
-    pytest_plugins = ["gochan.testing"]
+test. Import it into a ``conftest.py``
+(``from gochan.testing import goroutine_leak_check``; to apply it to every
+test, see its docstring), or load this module as a plugin
+(``pytest_plugins = ["gochan.testing"]`` in ``conftest.py``).
 
 pytest is not a dependency of gochan: when it cannot be imported, the fixture
 is simply not defined and the functions still work.
@@ -98,11 +105,10 @@ else:
         """Fail the test if it leaves goroutines running (2 s grace period).
 
         Goroutines already running before the test are ignored. To apply it
-        to every test, wrap it in an autouse fixture in ``conftest.py``::
-
-            @pytest.fixture(autouse=True)
-            def _no_leaks(goroutine_leak_check: None) -> None:
-                pass
+        to every test, request it from an autouse fixture in
+        ``conftest.py``: one decorated ``@pytest.fixture(autouse=True)``
+        whose only parameter is ``goroutine_leak_check`` and whose body is
+        ``pass``.
         """
         before = current_goroutines()
         yield
