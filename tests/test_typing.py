@@ -1,0 +1,70 @@
+"""The direction protocols are enforced by a type checker, as Go's compiler does."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+mypy_api = pytest.importorskip("mypy.api")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def check(tmp_path: Path, source: str) -> str:
+    """Run ``mypy --strict`` on ``source``; return its report."""
+    path = tmp_path / "snippet.py"
+    path.write_text(textwrap.dedent(source))
+    out, err, _ = mypy_api.run(
+        ["--strict", "--no-incremental", "--cache-dir=/dev/null", str(path)]
+    )
+    return out + err
+
+
+def test_send_on_a_receive_only_channel_is_a_type_error(tmp_path: Path) -> None:
+    report = check(
+        tmp_path,
+        """
+        from gochan import Chan, RecvChan
+
+        def worker(jobs: RecvChan[int]) -> None:
+            jobs.send(1)
+            jobs.close()
+
+        worker(Chan[int](1))
+        """,
+    )
+    assert '"RecvChan[int]" has no attribute "send"' in report
+    assert '"RecvChan[int]" has no attribute "close"' in report
+
+
+def test_receive_from_a_send_only_channel_is_a_type_error(tmp_path: Path) -> None:
+    report = check(
+        tmp_path,
+        """
+        from gochan import Chan, SendChan
+
+        def producer(out: SendChan[int]) -> None:
+            out.send(1)
+            out.close()
+            out.recv()
+
+        producer(Chan[int](1))
+        """,
+    )
+    assert '"SendChan[int]" has no attribute "recv"' in report
+    assert report.count("error:") == 1
+
+
+def test_chan_values_are_typed(tmp_path: Path) -> None:
+    report = check(
+        tmp_path,
+        """
+        from gochan import Chan
+
+        ch: Chan[int] = Chan(1)
+        ch.send("not an int")
+        """,
+    )
+    assert 'Argument 1 to "send" of "Chan" has incompatible type "str"' in report
