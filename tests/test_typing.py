@@ -19,7 +19,7 @@ def check(tmp_path: Path, source: str) -> str:
     out, err, _ = mypy_api.run(
         ["--strict", "--no-incremental", "--cache-dir=/dev/null", str(path)]
     )
-    return out + err
+    return f"{out}{err}"
 
 
 def test_send_on_a_receive_only_channel_is_a_type_error(tmp_path: Path) -> None:
