@@ -10,8 +10,10 @@ build, so CI fails when the docs fall behind the code:
   type variables (see :func:`_exists_outside_gochan`);
 * every name in the ``__all__`` of every public module must be documented
   in the API reference (:func:`_check_public_names`);
-* every Python code block in these pages must be included from an example
-  (which the test suite runs) or be a doctest (:func:`_check_code_blocks`).
+* every Python code block in these pages, and in the docstrings the API
+  reference renders, must be included from an example (which the test
+  suite runs) or be a doctest (:func:`_check_code_blocks`;
+  ``tests/test_docs.py`` checks the check).
 
 The build never touches the network. Intersphinx links to the Python
 documentation only when its inventory is on disk (Debian's ``python3-doc``,
@@ -294,30 +296,59 @@ def _data_docstring(
 # Languages a code block may show without being run: not Python.
 _NOT_PYTHON = {"go", "sh", "bash", "console", "shell", "make", "text", "none", "json", "ini"}
 
+# Where the examples live: ``tests/test_examples.py`` runs every file here.
+EXAMPLES = ROOT / "examples"
+
+
+def _why_untested(node: nodes.literal_block) -> str | None:
+    """Why ``node`` is Python code that nothing runs, or None if it is fine.
+
+    The rule, the same for the docs pages and for the docstrings autodoc
+    renders into the API reference:
+
+    * A literal block is Python unless it names another language: a ``::``
+      block, or a ``code-block`` without a language, is Python (Sphinx
+      highlights it as Python too), whatever its text looks like.
+    * Python passes only if it is run: included by ``literalinclude`` from
+      ``examples/`` (every file there is run by ``tests/test_examples.py``),
+      or a doctest (a ``>>>`` paragraph, which is a doctest block and not a
+      literal block at all, or a ``doctest``/``testcode`` directive;
+      ``make docs-check`` runs them). A ``::`` block holding ``>>>`` lines
+      is shown, not run, so it does not pass.
+    * Text that is not code (an ASCII diagram, a sample of output) says so:
+      ``.. code-block:: text`` (or ``none``). The check never guesses from
+      the text whether a block is code: a guess could take a diagram for
+      Python and fail, or take Python for a diagram and let it through.
+    """
+    if node.get("testnodetype"):
+        return None  # doctest directives: run by the doctest builder
+    included = node.get("source")
+    if included:
+        if Path(included).resolve().is_relative_to(EXAMPLES):
+            return None
+        return f"a code block included from {included}, not from an example the tests run"
+    language = node.get("language", "default")
+    if language in _NOT_PYTHON:
+        return None
+    what = "a literal block without a language (Python)" if language == "default" else (
+        f"a {language} code block")
+    return (f"{what} that is neither included from an example nor a doctest"
+            " (a block that is not code says so: .. code-block:: text)")
+
 
 def _check_code_blocks(app: Sphinx, doctree: nodes.document) -> None:
-    """Warn about a Python code block in a docs page that is neither included nor run.
+    """Warn about every Python code block in a page that nothing runs.
 
-    Allowed: ``literalinclude`` of a file (the examples, which the test
-    suite runs), doctests (``>>>`` blocks and ``.. doctest::``, which
-    ``make docs-check`` runs), and blocks in another language (Go, shell).
-    Docstrings are held to this by their owners, not here.
+    Every literal block of the page is checked, those autodoc brings in
+    from docstrings (``gochan/context.py:docstring of gochan.context``)
+    as well as the page's own: the rule is :func:`_why_untested`.
     """
     for node in doctree.findall(nodes.literal_block):
         if isinstance(node.parent, nodes.system_message):
             continue  # the echo of a reST error, reported on its own
-        source = node.source or ""
-        if not source.startswith(str(DOCS)) or "docstring of" in source:
-            continue
-        if node.get("source") or node.get("testnodetype"):
-            continue  # literalinclude; doctest directives
-        language = node.get("language", "default")
-        if language in _NOT_PYTHON:
-            continue
-        logger.warning(
-            "a %s code block that is neither included from an example nor a doctest",
-            language, location=node,
-        )
+        why = _why_untested(node)
+        if why is not None:
+            logger.warning("%s", why, location=node)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
