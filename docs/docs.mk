@@ -19,6 +19,10 @@ $(DOCS_STAMP): $(STAMP) requirements-docs.txt
 	$(PIP) -r requirements-docs.txt
 	@touch $@
 
+# tests/test_docs.py runs Sphinx on small projects to test the checks in
+# docs/conf.py (skipping those tests without it): install it before pytest.
+pytest: $(DOCS_STAMP)
+
 docs: $(DOCS_STAMP)
 	$(SPHINX) -b html $(SPHINXOPTS) docs $(DOCS_BUILD)/html
 	@echo "docs: $(DOCS_BUILD)/html/index.html"

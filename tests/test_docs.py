@@ -1,17 +1,28 @@
-"""The Performance page's generator, ``bench/make_chart.py``.
+"""The docs' own checks, and the Performance page's generator.
 
 The docs themselves are checked by ``make docs-check`` (Sphinx, warnings as
-errors, doctests). What is tested here is that the committed chart and
-tables are what the script makes of the committed benchmark data (so
-nobody edits one without the other), and that the script draws and escapes
-what it is given.
+errors, doctests). Tested here:
+
+* the check in ``docs/conf.py`` that every Python code block is run: on a
+  small Sphinx project, it flags exactly the untested Python blocks, in the
+  pages and in the docstrings autodoc renders, and lets doctests, examples
+  and blocks that say they are not Python through; and the doctests of a
+  rendered docstring really are run by ``sphinx -b doctest``. These need
+  Sphinx (``make docs-check`` installs it) and are skipped without it;
+* that the committed chart and tables are what ``bench/make_chart.py``
+  makes of the committed benchmark data (so nobody edits one without the
+  other), and that the script draws and escapes what it is given.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import re
+import subprocess
 import sys
+import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import ModuleType
@@ -21,6 +32,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SVG_NS = "{http://www.w3.org/2000/svg}"
+SPHINX_TIMEOUT = 30.0  # a Sphinx run that hangs fails its test after this long
 
 
 def _load_make_chart() -> ModuleType:
@@ -124,3 +136,225 @@ def test_no_input_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(make_chart, "DATA_DIR", tmp_path / "empty")
     assert make_chart.main(["--svg", str(tmp_path / "s.svg"), "--inc", str(tmp_path / "i")]) == 1
     assert not (tmp_path / "s.svg").exists()
+
+
+# -- the code-block check of docs/conf.py -----------------------------------------
+
+needs_sphinx = pytest.mark.skipif(
+    importlib.util.find_spec("sphinx") is None,
+    reason="needs Sphinx (make docs-check installs it into .venv)",
+)
+
+# A project that loads docs/conf.py and connects its code-block check, and
+# documents SAMPLE_MODULE with autodoc, as the API reference does gochan's.
+SAMPLE_CONF = """
+import importlib.util, sys
+sys.path.insert(0, {here!r})
+_spec = importlib.util.spec_from_file_location("gochan_docs_conf", {conf!r})
+_conf = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_conf)
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.doctest"]
+def setup(app):
+    app.connect("doctree-read", _conf._check_code_blocks)
+"""
+
+# One case per docstring, named for what the check must say about it. Text
+# follows every block: autodoc dedents a docstring by its least indented line
+# after the first, so a block that ended it would lose its indentation.
+SAMPLE_MODULE = '''
+"""A module whose docstring shows Python that nothing runs::
+
+    total = 1 + 1
+
+The end.
+"""
+
+
+def flagged_diagram_without_a_language():
+    """An ASCII diagram in a bare literal block is taken for Python (the rule)::
+
+        sender --> [ buffer ] --> receiver
+
+    The end.
+    """
+
+
+def flagged_doctest_in_a_literal_block():
+    """``>>>`` lines in a ``::`` block are shown, never run::
+
+        >>> 1 + 1
+        2
+
+    The end.
+    """
+
+
+def fine_doctest():
+    """A doctest, run by the doctest builder:
+
+    >>> 1 + 1
+    2
+    """
+
+
+def fine_diagram_as_text():
+    """A diagram that says it is not code:
+
+    .. code-block:: text
+
+        sender --> [ buffer ] --> receiver
+
+    The end.
+    """
+
+
+def fine_go():
+    """Go, which is not Python:
+
+    .. code-block:: go
+
+        v := <-ch
+
+    The end.
+    """
+'''
+
+SAMPLE_PAGES = {
+    "index": """
+Sample
+======
+
+.. toctree::
+
+   flagged_page_literal
+   flagged_page_include
+   fine_page
+   api
+""",
+    "flagged_page_literal": """
+Page
+====
+
+Python that nothing runs::
+
+    print("hello")
+""",
+    "flagged_page_include": """
+Page
+====
+
+.. literalinclude:: not_an_example.py
+""",
+    "fine_page": """
+Page
+====
+
+.. literalinclude:: {example}
+
+.. testcode::
+
+    print("run by the doctest builder")
+
+.. testoutput::
+
+    run by the doctest builder
+
+>>> 2 * 21
+42
+
+.. code-block:: text
+
+    +---+    +---+
+    | a |--->| b |
+    +---+    +---+
+
+.. code-block:: sh
+
+    make docs-check
+""",
+    "api": """
+API
+===
+
+.. automodule:: sample_module
+   :members:
+""",
+}
+
+
+def _sample_project(tmp_path: Path, module: str = SAMPLE_MODULE) -> Path:
+    src = tmp_path / "src"
+    src.mkdir()
+    (tmp_path / "sample_module.py").write_text(module, encoding="utf-8")
+    conf = SAMPLE_CONF.format(here=str(tmp_path), conf=str(ROOT / "docs" / "conf.py"))
+    (src / "conf.py").write_text(conf, encoding="utf-8")
+    (src / "not_an_example.py").write_text("print('included, run by nothing')\n",
+                                           encoding="utf-8")
+    example = os.path.relpath(ROOT / "examples" / "timeouts.py", src)
+    for name, text in SAMPLE_PAGES.items():
+        (src / f"{name}.rst").write_text(text.format(example=example), encoding="utf-8")
+    return src
+
+
+def _sphinx(builder: str, src: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sphinx", "-b", builder, "-E", "-q", "-d", str(out / "doctrees"),
+         str(src), str(out / builder)],
+        capture_output=True, text=True, timeout=SPHINX_TIMEOUT, check=False,
+    )
+
+
+def _warned_about(stderr: str) -> set[str]:
+    """The page or docstring each warning is about: ``flagged_page_literal``, ``mod.fn``."""
+    where: set[str] = set()
+    for line in stderr.splitlines():
+        if ": WARNING: " not in line:
+            continue
+        location = line.split(": WARNING: ")[0]
+        found = re.search(r"docstring of ([\w.]+)", location)
+        where.add(found.group(1) if found else Path(location.split(":")[0]).stem)
+    return where
+
+
+@needs_sphinx
+def test_code_block_check_flags_exactly_the_python_that_nothing_runs(tmp_path: Path) -> None:
+    src = _sample_project(tmp_path)
+    run = _sphinx("html", src, tmp_path / "out")
+    warnings = [ln for ln in run.stderr.splitlines() if ": WARNING: " in ln]
+    assert warnings, run.stderr
+    assert all("neither included from an example nor a doctest" in w
+               or "not from an example the tests run" in w for w in warnings), run.stderr
+    assert _warned_about(run.stderr) == {
+        "sample_module",
+        "sample_module.flagged_diagram_without_a_language",
+        "sample_module.flagged_doctest_in_a_literal_block",
+        "flagged_page_literal",
+        "flagged_page_include",
+    }
+
+
+@needs_sphinx
+def test_doctests_in_rendered_docstrings_are_run(tmp_path: Path) -> None:
+    module = textwrap.dedent('''
+        """Arithmetic.
+
+        >>> 1 + 1
+        2
+        """
+
+
+        def wrong():
+            """A doctest whose output is wrong:
+
+            >>> 2 + 2
+            5
+            """
+    ''')
+    src = _sample_project(tmp_path, module)
+    run = _sphinx("doctest", src, tmp_path / "out")
+    assert run.returncode != 0, run.stdout + run.stderr
+    report = (tmp_path / "out" / "doctest" / "output.txt").read_text(encoding="utf-8")
+    api = report.split("Document: api")[1].split("Document: ")[0]
+    assert "sample_module.py" in api
+    assert "Failed example:\n    2 + 2\nExpected:\n    5\nGot:\n    4" in api
+    assert "1 passed and 1 failed" in api
