@@ -138,11 +138,11 @@ class _Scheduler:
 
     def absorb_deaths(self) -> None:
         """Un-pend and count the entries whose weak target died (invariant 2)."""
-        while True:
-            try:
-                ref = self.deaths.popleft()
-            except IndexError:
-                return
+        # Test before popping: an IndexError would allocate under the lock,
+        # and an allocation may run the GC (and a finalizer) right here.
+        deaths = self.deaths
+        while deaths:
+            ref = deaths.popleft()  # only lock holders pop: it is still there
             entry = ref.entry
             if entry is not None and entry.callback is not None:
                 entry.unpend()

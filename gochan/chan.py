@@ -91,6 +91,11 @@ class Chan(Generic[T]):
 
     __slots__ = ("__weakref__", "_buf", "_cap", "_closed", "_lock", "_recvq", "_sendq")
 
+    # True for a channel that can be ready with empty queues and buffer (a
+    # timer channel delivers its due value only when somebody looks), so an
+    # unlocked look at the queues must never be taken to mean "not ready".
+    _lazy = False
+
     def __init__(self, cap: int = 0) -> None:
         if isinstance(cap, bool) or not isinstance(cap, int):
             raise TypeError(f"channel capacity must be an int, got {type(cap).__name__}")

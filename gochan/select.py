@@ -165,7 +165,7 @@ def _poll(parsed: list[tuple[Chan[Any] | None, int, Any]]) -> tuple[int, Any] | 
         if kind == _SEND:
             if not (ch._recvq or len(ch._buf) < ch._cap or ch._closed):
                 continue
-        elif not (ch._buf or ch._sendq or ch._closed):
+        elif not (ch._buf or ch._sendq or ch._closed or ch._lazy):
             continue
         with ch._lock:
             happened, result = _perform(ch, kind, value)

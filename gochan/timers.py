@@ -91,10 +91,23 @@ def _duration(seconds: object, what: str) -> float:
     return d
 
 
+# Go's smallest duration: a shorter positive period would make the next-tick
+# arithmetic overflow (a denormal period divides the elapsed time to inf).
+_MIN_PERIOD = 1e-9
+
+
+def _interval(seconds: object, what: str) -> float:
+    """A ticker's period: a duration, and at least 1 ns when positive."""
+    period = _duration(seconds, what)
+    return max(period, _MIN_PERIOD) if period > 0 else period
+
+
 class _TimerChan(Chan[float]):
     """A timer's channel, holding the timer (see the module invariants)."""
 
     __slots__ = ("_armed", "_handle", "_period", "_when")
+
+    _lazy = True  # due values appear only when somebody looks (see Chan._lazy)
 
     def __init__(self, delay: float, period: float) -> None:
         # Chan(1)'s fields, set here without Chan.__init__'s argument checks:
@@ -353,7 +366,7 @@ class Ticker:
     __slots__ = ("__weakref__", "_c")
 
     def __init__(self, seconds: float) -> None:
-        period = _duration(seconds, "Ticker")
+        period = _interval(seconds, "Ticker")
         if period <= 0:
             raise ValueError("non-positive interval for NewTicker")
         self._c = _TimerChan(period, period)
@@ -378,7 +391,7 @@ class Ticker:
 
         Also restarts a stopped Ticker.
         """
-        period = _duration(seconds, "Ticker.reset")
+        period = _interval(seconds, "Ticker.reset")
         if period <= 0:
             raise ValueError("non-positive interval for Ticker.Reset")
         c = self._c
@@ -411,7 +424,7 @@ def tick(seconds: float) -> Chan[float]:
     Go: ``time.Tick``. The ticker cannot be stopped, but it is garbage once
     nobody holds the channel.
     """
-    period = _duration(seconds, "tick")
+    period = _interval(seconds, "tick")
     if period <= 0:
         return nilchan
     return _TimerChan(period, period)

@@ -319,3 +319,33 @@ def test_many_selects_and_senders_conserve_values() -> None:
     stop.close()
     join(*consumers)
     assert sorted(values) == list(range(3 * n))
+
+
+def test_due_timer_is_chosen_while_another_case_stays_ready() -> None:
+    # A timer channel holds its due value nowhere until somebody looks, so
+    # select must look even while another case is always ready (Go picks
+    # among the ready cases, the timer included).
+    from gochan import Ticker, after
+
+    busy = Chan[int](1)
+    timeout = after(0.02)
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if len(busy) == 0:
+            busy.send(0)
+        i, _ = select(busy.recv, timeout.recv)
+        if i == 1:
+            break
+    else:
+        raise AssertionError("a due after() was never chosen")
+    ticker = Ticker(0.01)
+    ticks = 0
+    try:
+        while ticks < 3 and time.monotonic() < deadline + WAIT:
+            if len(busy) == 0:
+                busy.send(0)
+            i, _ = select(busy.recv, ticker.c.recv)
+            ticks += i
+    finally:
+        ticker.stop()
+    assert ticks == 3

@@ -740,3 +740,15 @@ def test_concurrent_stops_of_one_timer_report_true_exactly_once() -> None:
         t = Timer(random.uniform(0, 0.001))
         assert _concurrent_stops(t, 4) == [False, False, False, True]
         assert len(t.c) == 0
+
+
+def test_ticker_with_a_denormal_period_ticks() -> None:
+    # Go's smallest duration is 1 ns; a tinier period is taken as that, and
+    # the next-tick arithmetic must not overflow.
+    t = Ticker(5e-324)
+    try:
+        for _ in range(3):
+            assert t.c.recv(timeout=5.0) is not None
+        assert len(t.c) <= 1
+    finally:
+        t.stop()
