@@ -34,7 +34,11 @@ Invariants (``_Scheduler.lock`` guards all state below):
    never inverted. A strong callback's last reference is dropped with the
    lock released too (its finalizers may run anything). A weak entry's
    callback may be dropped under the lock when its target dies, so it must
-   not own objects whose finalizers call into this module.
+   not own objects whose finalizers call into this module. More generally,
+   the lock is held across allocations, and an allocation may run the
+   garbage collector and its finalizers on this very thread: a ``__del__``
+   that makes or stops a timer (or cancels a context) could deadlock here,
+   as it could on any lock. Finalizers must not touch timers or contexts.
 4. A callback's exception is reported through ``threading.excepthook`` and
    never stops the thread.
 
