@@ -202,13 +202,10 @@ class _Ctx:
         return _lookup(self, key)
 
 
-class _EmptyCtx(_Ctx):
-    """``background()`` and ``todo()``: never canceled, no values, no deadline."""
+class _NeverCanceled(_Ctx):
+    """A context that can never be canceled and has no deadline."""
 
-    __slots__ = ("_name",)
-
-    def __init__(self, name: str) -> None:
-        self._name = name
+    __slots__ = ()
 
     def done(self) -> RecvChan[None]:
         """``nilchan``: this context is never canceled."""
@@ -221,6 +218,15 @@ class _EmptyCtx(_Ctx):
     def deadline(self) -> tuple[float | None, bool]:
         """Always ``(None, False)``."""
         return None, False
+
+
+class _EmptyCtx(_NeverCanceled):
+    """``background()`` and ``todo()``: never canceled, no values, no deadline."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
 
     def __repr__(self) -> str:
         return f"context.{self._name}()"
@@ -514,25 +520,13 @@ class _ValueCtx(_Ctx):
         return f"<context.with_value key={self._key!r} at {id(self):#x}>"
 
 
-class _WithoutCancelCtx(_Ctx):
+class _WithoutCancelCtx(_NeverCanceled):
     """Keeps the parent's values, never canceled (Go: ``withoutCancelCtx``)."""
 
     __slots__ = ("_parent",)
 
     def __init__(self, parent: Context) -> None:
         self._parent = parent
-
-    def done(self) -> RecvChan[None]:
-        """``nilchan``: never canceled."""
-        return nilchan
-
-    def err(self) -> BaseException | None:
-        """Always ``None``."""
-        return None
-
-    def deadline(self) -> tuple[float | None, bool]:
-        """Always ``(None, False)``."""
-        return None, False
 
     def __repr__(self) -> str:
         return f"<context.without_cancel at {id(self):#x}>"
@@ -617,7 +611,7 @@ def propagate(child: _CancelCtx, parent: Context) -> None:
     if isinstance(base, _CancelCtx):
         _register(child, base)
         return
-    if isinstance(base, (_EmptyCtx, _WithoutCancelCtx)):
+    if isinstance(base, _NeverCanceled):
         return  # never canceled
     # A foreign parent.
     done = parent.done()
