@@ -36,6 +36,8 @@ Moving parts:
 * Workers: ``workers`` goroutines counted by ``_wg``; one more goroutine
   waits on ``_wg`` and then closes ``_done`` (and the results channel the
   pool owns), so ``shutdown`` can wait for the workers with a timeout.
+  A ``shutdown`` that drains the queue counts in ``_wg`` too while it does
+  (invariant 6).
 * ``_root``: a context canceled by a hard shutdown. A job without a
   deadline or context of its own runs with ``_root`` itself (no context is
   made per job on that hot path); a job with a deadline runs with a child
@@ -74,6 +76,14 @@ Invariants (``_lock`` guards every counter and list below):
    channel) runs outside it, inside a guard that records an exception of
    the pool's own machinery as an internal error (counted in ``stats()``,
    listed in the report, logged as critical): never swallowed.
+6. Results are sent only by workers and by ``_drain``, and both are counted
+   in ``_wg`` while they may send, so the results channel the pool owns is
+   closed only once nobody can send on it any more. ``_drain`` adds itself
+   before it takes a job: if ``_wg`` had reached zero before, the workers
+   have all exited, so the queue is closed and empty and it takes none.
+   ``_drain`` runs after ``_cancel_all`` and never blocks on the results
+   channel: a Result that finds no room is dropped, as a worker's is once
+   ``_root`` is canceled.
 
 Lock order: ``_lock``, then a channel's lock (``len(_jobs)`` in ``stats``).
 Nothing is called out of the pool while ``_lock`` is held.
@@ -107,7 +117,7 @@ from gochan import context
 from gochan.chan import Chan, ClosedChannelError, RecvChan
 from gochan.context import Canceled, Context, DeadlineExceeded
 from gochan.goroutine import go
-from gochan.select import select
+from gochan.select import default, select
 from gochan.waitgroup import WaitGroup
 
 __all__ = [
@@ -306,7 +316,8 @@ class Pool(Generic[P, R]):
     earlier). ``results=True`` makes :attr:`results` a channel receiving a
     :class:`Result` for every job; pass a ``Chan`` to use your own (the pool
     does not close a channel it did not make). Someone must receive from
-    it, or workers block there (a hard shutdown frees them). As a context
+    it, or workers block there (a hard shutdown frees them, dropping the
+    results that find no room). As a context
     manager the pool shuts down on exit: gracefully, or with ``cancel=True``
     if the block raised, waiting at most ``shutdown_timeout`` seconds.
     """
@@ -592,12 +603,18 @@ class Pool(Generic[P, R]):
         else:
             _log.info("pool %s: job %r canceled", self.name, job_id)
 
-    def _deliver(self, result: Result[R]) -> None:
-        """Send ``result`` on the results channel, giving up on a hard shutdown."""
+    def _deliver(self, result: Result[R], wait: bool = True) -> None:
+        """Send ``result`` on the results channel, giving up on a hard shutdown.
+
+        ``wait=False``: only if there is room now (invariant 6).
+        """
         results = self._results
         if results is None or results._offer(result):
             return
-        select((results.send, result), self._root.done().recv)
+        if wait:
+            select((results.send, result), self._root.done().recv)
+        else:
+            select((results.send, result), default)  # raises if closed, as above
 
     def _internal_error(self, where: str, job_id: Hashable | None, error: BaseException) -> None:
         """Record and log a failure of the pool's own machinery (invariant 5)."""
@@ -708,19 +725,33 @@ class Pool(Generic[P, R]):
         return self._submitted == self._in_flight + sum(self._ended.values())
 
     def _drain(self) -> None:
-        """Take every job left in the (closed) queue: they will never run."""
-        while True:
-            try:
-                job, ok = self._jobs.recv_ok(0)
-            except TimeoutError:  # a concurrent first shutdown is about to close it
-                return
-            if not ok:
-                return
-            assert job is not None
-            with self._lock:
-                self._ended[Outcome.CANCELED] += 1
-                self._not_started.append(job.id)
-            self._deliver(Result(job.id, Outcome.CANCELED, None, Canceled("context canceled")))
+        """Take every job left in the (closed) queue: they will never run.
+
+        Called after ``_cancel_all``; counted in ``_wg`` meanwhile, so the
+        results channel stays open while it delivers (invariant 6).
+        """
+        self._wg.add(1)
+        try:
+            while True:
+                try:
+                    job, ok = self._jobs.recv_ok(0)
+                except TimeoutError:  # a concurrent first shutdown is about to close it
+                    return
+                if not ok:
+                    return
+                assert job is not None
+                with self._lock:
+                    self._ended[Outcome.CANCELED] += 1
+                    self._not_started.append(job.id)
+                if self._results is not None:
+                    result: Result[R] = Result(job.id, Outcome.CANCELED, None,
+                                               Canceled("context canceled"))
+                    try:
+                        self._deliver(result, wait=False)
+                    except Exception as e:  # a user's results channel closed under us
+                        self._internal_error("drain", job.id, e)
+        finally:
+            self._wg.done()
 
     def _report_locked(self, completed: bool, forced: bool, elapsed: float) -> ShutdownReport:
         """The shutdown report; the caller holds ``_lock``."""
@@ -771,7 +802,8 @@ def run_until_signal(
     (1: graceful shutdown, 2: forced), to tell the user.
 
     Returns the report, with ``interrupted`` set if any signal arrived. An
-    exception raised by ``main`` is re-raised here, after a hard shutdown.
+    exception raised by ``main`` is re-raised here, after a hard shutdown;
+    otherwise one raised by the shutdown itself.
     The signals stay caught until it returns, then the previous handlers
     are restored.
     """
@@ -799,7 +831,18 @@ def run_until_signal(
             go(run_main)
             select(main_done.recv, ctx.done().recv)
         seen = 0 if ctx.err() is None else 1
-        reports: Chan[ShutdownReport] = Chan(1)
+        # What the shutdown goroutine ends with: its report, or what it raised
+        # (re-raised below, so this thread never waits for a report forever).
+        reports: Chan[ShutdownReport | BaseException] = Chan(1)
+
+        def shut_down() -> None:
+            try:
+                outcome: ShutdownReport | BaseException = pool.shutdown(
+                    timeout, cancel=bool(failure))
+            except BaseException as e:
+                outcome = e
+            reports.send(outcome)
+
         # Catch each further signal with a new context whose handlers sit on
         # top of the previous ones; they are all stopped last in, first out
         # (below), so no signal is ever left to the default handler.
@@ -813,7 +856,7 @@ def run_until_signal(
                 if seen == 2:
                     pool._cancel_all()
                 if len(nested) == 1:
-                    go(lambda: reports.send(pool.shutdown(timeout, cancel=bool(failure))))
+                    go(shut_down)
                 i, got = select(reports.recv, sig_ctx.done().recv)
                 if i == 0:
                     break
@@ -829,5 +872,7 @@ def run_until_signal(
         stop()
     if failure:
         raise failure[0]
+    if isinstance(got, BaseException):
+        raise got
     assert isinstance(got, ShutdownReport)
     return replace(got, interrupted=seen > 0)

@@ -77,7 +77,26 @@ def assert_consistent(s: PoolStats) -> None:
 
 
 def drain_results(p: Pool[Any, Any]) -> list[Result[Any]]:
-    return list(p.results)
+    """Every result until the pool closes its channel (fails fast if it never does)."""
+    results: list[Result[Any]] = []
+    while True:
+        r, ok = p.results.recv_ok(WAIT)
+        if not ok:
+            return results
+        assert r is not None
+        results.append(r)
+
+
+def wait_until(cond: Callable[[], bool], what: str) -> None:
+    """Poll ``cond`` until it holds, failing after ``WAIT`` (for states nothing signals)."""
+    deadline = time.monotonic() + WAIT
+    while not cond():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.001)
+
+
+def worker_threads(p: Pool[Any, Any]) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(f"{p.name}-worker-")]
 
 
 # -- construction ---------------------------------------------------------------
@@ -567,6 +586,42 @@ def test_shutdown_with_a_hung_handler_returns_within_its_timeout() -> None:
     assert final.stats.succeeded == 1
 
 
+def test_a_job_drained_by_a_timed_out_shutdown_gets_its_result_as_the_workers_exit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The timed-out shutdown takes the queued job from the queue; then, before
+    # it delivers that job's Result, the worker ends and exits (the queue is
+    # closed and empty). The pool must not close its results channel under
+    # the drain: the shutdown returns its report and the Result arrives.
+    gate = Gate()  # ignores its context: the shutdown times out
+    p: Pool[int, Any] = Pool(gate, workers=1, queue_size=4, results=True, name="drain-race")
+    p.submit(0, id="running")
+    gate.wait_started()
+    p.submit(1, id="queued")
+    workers = worker_threads(p)
+    deliver = p._deliver
+
+    def deliver_after_the_workers_exit(result: Result[Any], *args: Any, **kwargs: Any) -> None:
+        if result.job_id == "queued":  # in the shutdown's drain
+            gate.release.set()
+            join(*workers)
+            # The pool's closer has closed _done (and results) by now, or
+            # waits for the drain to end before it does.
+            wait_until(lambda: p._done.statistics().closed or p._wg._count > 0,
+                       "the closer ran or waits for the drain")
+        deliver(result, *args, **kwargs)
+
+    monkeypatch.setattr(p, "_deliver", deliver_after_the_workers_exit)
+    report = p.shutdown(0.01)
+    assert not report.completed and report.forced
+    assert report.not_started == ("queued",)
+    outcomes = {r.job_id: r.outcome for r in drain_results(p)}
+    assert outcomes == {"running": Outcome.SUCCEEDED, "queued": Outcome.CANCELED}
+    final = p.shutdown(WAIT)
+    assert final.completed and final.stats.pending == 0
+    assert (final.stats.succeeded, final.stats.canceled) == (1, 1)
+
+
 def test_shutdown_timeout_cancels_cooperative_handlers() -> None:
     p: Pool[int, None] = Pool(wait_ctx_done, workers=1)
     p.submit(0)
@@ -819,6 +874,26 @@ def test_run_until_signal_ends_gracefully_when_main_returns() -> None:
     report = run_until_signal(p, producer, signals=[SIG], timeout=WAIT)
     assert not report.interrupted and report.completed
     assert report.stats.succeeded == 20
+
+
+def test_run_until_signal_reraises_what_the_shutdown_raised() -> None:
+    # In a subprocess: before the fix, run_until_signal waited forever for a
+    # report the failed shutdown never sent.
+    proc = _run_script("""
+        import signal
+        from gochan.pool import Pool, run_until_signal
+        p = Pool(lambda ctx, job: None, workers=1)
+        def broken(timeout=None, cancel=False):
+            raise OSError("shutdown broke")
+        p.shutdown = broken
+        try:
+            run_until_signal(p, lambda ctx: None, signals=[signal.SIGUSR1], timeout=1.0)
+        except OSError as e:
+            print("raised:", e)
+        print("restored:", signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL)
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:2] == ["raised: shutdown broke", "restored: True"]
 
 
 def test_run_until_signal_reraises_what_main_raised() -> None:
