@@ -54,8 +54,8 @@ Invariants (``_lock`` guards every counter and list below):
    ``in_flight`` (or straight to an outcome, for a job it does not run) in
    one locked section, so no job is ever missing from, or counted twice
    in, the right-hand side. Once closing, whoever lowers
-   ``pending`` (a worker taking a job, a submit taken back) notifies
-   ``_settled``; ``shutdown`` waits on it, after the queue is closed and
+   ``pending`` (a worker taking a job, a submit taken back, ``_drain``
+   taking a job) notifies ``_settled``; ``shutdown`` waits on it, after the queue is closed and
    empty, so its report counts no job as pending that is merely in transit.
 2. ``_closing`` is set, under the lock, before ``_jobs`` is closed; a submit
    that sees it unset may still lose the race, and then its send raises
@@ -743,6 +743,7 @@ class Pool(Generic[P, R]):
                 with self._lock:
                     self._ended[Outcome.CANCELED] += 1
                     self._not_started.append(job.id)
+                    self._settled.notify_all()  # one fewer pending job (invariant 1)
                 if self._results is not None:
                     result: Result[R] = Result(job.id, Outcome.CANCELED, None,
                                                Canceled("context canceled"))

@@ -25,6 +25,7 @@ import pytest
 
 from gochan import Chan, ClosedChannelError, go, num_goroutine
 from gochan import context as gocontext
+from gochan import pool as gopool
 from gochan.context import Canceled, Context, DeadlineExceeded
 from gochan.pool import (
     Job,
@@ -620,6 +621,52 @@ def test_a_job_drained_by_a_timed_out_shutdown_gets_its_result_as_the_workers_ex
     final = p.shutdown(WAIT)
     assert final.completed and final.stats.pending == 0
     assert (final.stats.succeeded, final.stats.canceled) == (1, 1)
+
+
+class _WatchedCondition(threading.Condition):
+    """A Condition that says when a thread starts waiting on it."""
+
+    def __init__(self, lock: Any) -> None:
+        super().__init__(lock)
+        self.waiting = threading.Event()
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float | None = None) -> Any:
+        self.waiting.set()
+        return super().wait_for(predicate, timeout)
+
+
+def test_a_drain_wakes_a_concurrent_shutdown_waiting_for_the_counts_to_settle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two timed-out shutdowns drain at once: one takes the queued job and,
+    # before it counts it, the other is waiting for the counts to settle.
+    # Counting the drained job must wake it, not leave it to the settle timeout.
+    monkeypatch.setattr(gopool, "_SETTLE_TIMEOUT", 2 * WAIT)
+    gate = Gate()  # ignores its context: both shutdowns time out
+    p: Pool[int, Any] = Pool(gate, workers=1, queue_size=4)
+    settled = _WatchedCondition(p._lock)
+    monkeypatch.setattr(p, "_settled", settled)
+    p.submit(0, id="running")
+    gate.wait_started()
+    p.submit(1, id="queued")
+    recv_ok = Chan.recv_ok
+
+    def take_then_wait(ch: Chan[Any], timeout: float | None = None) -> tuple[Any, bool]:
+        got = recv_ok(ch, timeout)
+        if ch is p._jobs and got[1]:  # the drain took the queued job
+            assert settled.waiting.wait(WAIT), "the other shutdown never waited"
+        return got
+
+    monkeypatch.setattr(Chan, "recv_ok", take_then_wait)
+    reports: Chan[ShutdownReport] = Chan(2)
+    threads = [start(lambda: reports.send(p.shutdown(0.01))) for _ in range(2)]
+    for _ in range(2):
+        report = reports.recv(WAIT)  # well before the settle timeout
+        assert report is not None and report.not_started == ("queued",)
+        assert report.stats.pending == 0
+    join(*threads)
+    gate.release.set()
+    assert p.shutdown(WAIT).completed
 
 
 def test_shutdown_timeout_cancels_cooperative_handlers() -> None:
