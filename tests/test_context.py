@@ -7,7 +7,6 @@ import math
 import os
 import random
 import signal
-import sys
 import threading
 import time
 import tracemalloc
@@ -17,12 +16,12 @@ from typing import Any
 
 import pytest
 
-import gochan
 from gochan import _scheduler, context, goroutine
 from gochan._context_tree import _CancelCtx
 from gochan.chan import Chan, RecvChan, nilchan
 from gochan.goroutine import num_goroutine
 from gochan.select import default, select
+from tests.storm import InterruptStorm, Storm, needs_storm
 
 WAIT = 5.0  # bound on every wait that should succeed
 
@@ -876,13 +875,6 @@ def test_bad_input_leaves_parent_untouched() -> None:
 # -- interrupts and failing hooks -----------------------------------------------
 
 
-OUR_CODE = (os.path.dirname(gochan.__file__), os.path.dirname(__file__))
-
-
-class Storm(BaseException):
-    """Raised by a test's signal handler or fault, as KeyboardInterrupt would be."""
-
-
 def run_bounded(fn: Callable[[], object], timeout: float = WAIT) -> None:
     """Run ``fn`` on a helper thread: a deadlock fails the test instead of hanging it."""
     errors: list[BaseException] = []
@@ -914,12 +906,7 @@ def _grow_storm_tree(root: context.Context, nodes: list[context.Context], ran: C
     context.after_func(root, lambda: ran.send(1))
 
 
-@pytest.mark.skipif(
-    sys.version_info < (3, 11), reason="3.10 may deliver a signal inside a with-lock exit"
-)
-@pytest.mark.skipif(
-    threading.current_thread() is not threading.main_thread(), reason="signals go to main"
-)
+@needs_storm
 def test_interrupt_storm_during_cancel_leaves_no_lock_held_and_root_cancel_finishes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -929,62 +916,23 @@ def test_interrupt_storm_during_cancel_leaves_no_lock_held_and_root_cancel_finis
 
     ran: Chan[int] = Chan(1_000_000)
     trees: list[tuple[list[context.Context], context.CancelFunc]] = []
-    armed = False
-    storms = 0
-
-    def handler(signum: int, frame: Any) -> None:
-        nonlocal armed
-        # Only in our code: not in a weakref or gc callback, where Python
-        # ignores (and prints) the error instead of raising it.
-        if armed and frame is not None and frame.f_code.co_filename.startswith(OUR_CODE):
-            armed = False  # one interrupt per operation, as one Ctrl-C
-            raise Storm
-
-    def interrupted(op: Callable[[], object]) -> None:
-        nonlocal armed, storms
-        try:
-            armed = True
-            try:
-                op()
-            finally:
-                armed = False
-        except Storm:
-            storms += 1
-
-    def shielded(fn: Callable[..., Any]) -> Callable[..., Any]:
-        """``fn`` with the storm held off while it runs: gochan.go and the
-        timer thread's schedule have their own interrupt windows, not ours."""
-
-        def call(*args: Any) -> Any:
-            nonlocal armed
-            was, armed = armed, False
-            try:
-                return fn(*args)
-            finally:
-                armed = was
-
-        return call
-
-    monkeypatch.setattr(_context_tree, "go", shielded(goroutine.go))
-    monkeypatch.setattr(_context_tree, "schedule", shielded(_scheduler.schedule))
     timers_before = _scheduler.pending_timers()
-    previous = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, 0.0002, 0.0002)
-    try:
+    with InterruptStorm() as storm:
+        # gochan.go and the timer thread's schedule have interrupt windows of
+        # their own, not the context tree's.
+        monkeypatch.setattr(_context_tree, "go", storm.shielded(goroutine.go))
+        monkeypatch.setattr(_context_tree, "schedule", storm.shielded(_scheduler.schedule))
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline:
             root, cancel_root = context.with_cancel(context.background())
             nodes: list[context.Context] = [root]
             trees.append((nodes, cancel_root))
-            interrupted(lambda: _grow_storm_tree(root, nodes, ran))  # noqa: B023
+            storm.run(lambda: _grow_storm_tree(root, nodes, ran))  # noqa: B023
             inner = next((n for n in nodes[1:] if isinstance(n, _CancelCtx)), None)
             if inner is not None:
-                interrupted(inner._cancel_by_user)
-            interrupted(cancel_root)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-    assert storms > 0  # the storm really interrupted operations
+                storm.run(inner._cancel_by_user)
+            storm.run(cancel_root)
+    assert storm.count > 0  # the storm really interrupted operations
 
     every = [n for nodes, _ in trees for n in nodes]
     # No lock was left held: err() returns, on any node.

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
 import threading
 import time
 import traceback
@@ -13,10 +10,10 @@ from typing import Any
 
 import pytest
 
-import gochan
 from gochan import context, errgroup, goroutine
 from gochan.chan import Chan
 from gochan.select import default, select
+from tests.storm import InterruptStorm, Storm, needs_storm
 
 WAIT = 5.0
 
@@ -297,13 +294,6 @@ def test_repr_shows_activity_and_limit() -> None:
 # -- interrupts and failures while starting -------------------------------------
 
 
-OUR_CODE = (os.path.dirname(gochan.__file__), os.path.dirname(__file__))
-
-
-class Storm(BaseException):
-    """Raised by a test's signal handler or fault, as KeyboardInterrupt would be."""
-
-
 def assert_all_slots_free(g: errgroup.Group, limit: int) -> None:
     """``try_go`` succeeds exactly ``limit`` times, then the group drains."""
     hold: Chan[None] = Chan()
@@ -362,12 +352,7 @@ def test_go_interrupted_after_its_goroutine_started_still_counts_it(
     assert_all_slots_free(g, 1)
 
 
-@pytest.mark.skipif(
-    sys.version_info < (3, 11), reason="3.10 may deliver a signal inside a with-lock exit"
-)
-@pytest.mark.skipif(
-    threading.current_thread() is not threading.main_thread(), reason="signals go to main"
-)
+@needs_storm
 def test_interrupt_storm_in_go_try_go_and_wait_leaks_no_slot(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -376,57 +361,20 @@ def test_interrupt_storm_in_go_try_go_and_wait_leaks_no_slot(
     limit = 3
     g, ctx = errgroup.with_context(context.background())
     g.set_limit(limit)
-    armed = False
-    storms = 0
-
-    def handler(signum: int, frame: Any) -> None:
-        nonlocal armed
-        # Only in our code: not in a weakref or gc callback, where Python
-        # ignores (and prints) the error instead of raising it.
-        if armed and frame is not None and frame.f_code.co_filename.startswith(OUR_CODE):
-            armed = False  # one interrupt per operation, as one Ctrl-C
-            raise Storm
-
-    def interrupted(op: Callable[[], object]) -> None:
-        nonlocal armed, storms
-        try:
-            armed = True
-            try:
-                op()
-            finally:
-                armed = False
-        except Storm:
-            storms += 1
-
-    real_go = goroutine.go
-
-    def shielded_go(fn: Callable[[], object]) -> threading.Thread:
+    with InterruptStorm() as storm:
         # gochan.go and Thread.start have interrupt windows of their own (not
         # errgroup's); the interrupt after a start is tested deterministically.
-        nonlocal armed
-        was, armed = armed, False
-        try:
-            return real_go(fn)
-        finally:
-            armed = was
-
-    monkeypatch.setattr(errgroup, "go", shielded_go)
-    previous = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, 0.0002, 0.0002)
-    try:
+        monkeypatch.setattr(errgroup, "go", storm.shielded(goroutine.go))
         deadline = time.monotonic() + 1.0
         i = 0
         while time.monotonic() < deadline:
             i += 1
-            interrupted(lambda: g.go(time.sleep, 0.0001))
-            interrupted(lambda: g.try_go(time.sleep, 0.0001))
+            storm.run(lambda: g.go(time.sleep, 0.0001))
+            storm.run(lambda: g.try_go(time.sleep, 0.0001))
             if i % 16 == 0:
-                interrupted(g.wait)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+                storm.run(g.wait)
     monkeypatch.undo()
-    assert storms > 0  # the storm really interrupted operations
+    assert storm.count > 0  # the storm really interrupted operations
     assert bounded_wait(g) is None
     assert ctx.err() is not None  # wait() canceled the group's context
     g.set_limit(limit)  # nothing counted as active

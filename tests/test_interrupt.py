@@ -3,8 +3,8 @@ operation in the main thread promptly and leaves no phantom waiter."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +14,7 @@ import pytest
 
 from gochan import Chan, nilchan, select
 from tests.helpers import WAIT, join, start, wait_parked
+from tests.storm import InterruptStorm, needs_storm
 
 pytestmark = pytest.mark.skipif(
     threading.current_thread() is not threading.main_thread(),
@@ -107,13 +108,7 @@ def test_channel_works_after_many_interrupts() -> None:
     assert ch.statistics().waiting_receivers == 0
 
 
-class Storm(BaseException):
-    """Raised by the storm's signal handler, as KeyboardInterrupt would be."""
-
-
-@pytest.mark.skipif(
-    sys.version_info < (3, 11), reason="3.10 may deliver a signal inside a with-lock exit"
-)
+@needs_storm
 @pytest.mark.parametrize("op", ["recv", "send", "select", "select-poll"])
 def test_interrupt_storm_leaves_no_phantom_and_no_held_lock(op: str) -> None:
     # A signal every 100 us raises in the middle of operations, wherever the
@@ -126,36 +121,18 @@ def test_interrupt_storm_leaves_no_phantom_and_no_held_lock(op: str) -> None:
         "select": lambda: select(a.recv, (b.send, 1), c.recv, timeout=0.00005),
         "select-poll": lambda: select(a.recv, (b.send, 1), c.recv, timeout=0),
     }
-    armed = False
 
-    def handler(signum: int, frame: object) -> None:
-        nonlocal armed
-        if armed:
-            armed = False  # one interrupt per operation, as one Ctrl-C
-            raise Storm
+    def once() -> None:
+        with contextlib.suppress(TimeoutError):
+            ops[op]()
 
-    previous = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, 0.0001, 0.0001)
-    storms = 0
-    try:
+    with InterruptStorm(0.0001) as storm:
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline:
-            try:
-                armed = True
-                try:
-                    ops[op]()
-                except TimeoutError:
-                    pass
-                finally:
-                    armed = False
-            except Storm:
-                storms += 1
+            storm.run(once)
             for ch in (a, b, c):
                 assert ch._lock.acquire(False), "a channel lock was left held"
                 ch._lock.release()
                 s = ch.statistics()
                 assert (s.waiting_senders, s.waiting_receivers) == (0, 0), s
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-    assert storms > 0  # the storm really interrupted operations
+    assert storm.count > 0  # the storm really interrupted operations
