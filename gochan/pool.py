@@ -188,11 +188,14 @@ class Job(Generic[P]):
 
 @dataclass(slots=True)
 class Result(Generic[R]):
-    """What the results channel receives for every job a worker took.
+    """What the results channel receives for every job a worker, or a timed-out shutdown, took.
 
     ``value`` is what the handler returned (``None`` if it raised or never
     ran); ``error`` is what it raised, or the context's error for a job
-    that returned late or never ran.
+    that returned late or never ran, or what setting up the job's context
+    raised (a broken foreign context: ``FAILED``, also an
+    :class:`InternalError`). After a hard shutdown, a Result that finds the
+    channel full is dropped.
     """
 
     job_id: Hashable
@@ -289,6 +292,11 @@ class ShutdownReport:
     def ids(self, outcome: Outcome) -> tuple[Hashable, ...]:
         """Ids of the recorded jobs that ended with ``outcome`` (not ``SUCCEEDED``)."""
         return tuple(f.job_id for f in self.failures if f.outcome is outcome)
+
+
+def _format_exception(error: BaseException) -> str:
+    """``error``'s traceback, as printed (for :class:`JobFailure` and :class:`InternalError`)."""
+    return "".join(traceback.format_exception(type(error), error, error.__traceback__))
 
 
 def _check_count(value: object, what: str, minimum: int) -> int:
@@ -511,24 +519,24 @@ class Pool(Generic[P, R]):
         cancel: Callable[[], None] | None = None
         deadline: float | None = None
         early: BaseException | None = None
+        broken: BaseException | None = None
         if job.deadline is not None or job.ctx is not None or self._job_timeout is not None:
             try:
                 ctx, cancel, deadline = self._job_context(job)
-            except BaseException as e:  # a broken foreign context, say
-                with self._lock:
-                    self._ended[Outcome.FAILED] += 1
-                    if self._closing:
-                        self._settled.notify_all()
+            except BaseException as e:  # a broken foreign context, say: the job fails
+                broken = e
                 self._internal_error("job context", job.id, e)
-                return
-            # A job whose context is done already (expired in the queue, or
-            # its own context canceled) is not run.
-            early = ctx.err()
+            else:
+                # A job whose context is done already (expired in the queue,
+                # or its own context canceled) is not run.
+                early = ctx.err()
 
         # Decide whether to run it, and count it, in one section.
         not_run: Outcome | None = None
         with self._lock:
-            if self._hard:
+            if broken is not None:
+                not_run = Outcome.FAILED
+            elif self._hard:
                 not_run = Outcome.CANCELED
                 self._not_started.append(job.id)
             elif early is not None:
@@ -547,23 +555,25 @@ class Pool(Generic[P, R]):
         if not_run is not None:
             if cancel is not None:
                 cancel()
-            if early is None:  # dropped: listed in the report's not_started
-                early = Canceled("context canceled")
+            error = broken if broken is not None else early
+            if error is None:  # dropped: listed in the report's not_started
+                error = Canceled("context canceled")
             else:
-                self._record(job.id, not_run, early, "", started=False)
+                tb = "" if broken is None else _format_exception(broken)
+                self._record(job.id, not_run, error, tb, started=False)
             if self._results is not None:
-                self._deliver(Result(job.id, not_run, None, early))
+                self._deliver(Result(job.id, not_run, None, error))
             return
 
         value: R | None = None
-        error: BaseException | None = None
+        error = None
         tb = ""
         outcome = Outcome.SUCCEEDED
         try:
             value = self._handler(ctx, job)
         except BaseException as e:
             error = e
-            tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+            tb = _format_exception(e)
             done = ctx.err()
             if isinstance(done, DeadlineExceeded):
                 outcome = Outcome.TIMED_OUT
@@ -618,7 +628,7 @@ class Pool(Generic[P, R]):
 
     def _internal_error(self, where: str, job_id: Hashable | None, error: BaseException) -> None:
         """Record and log a failure of the pool's own machinery (invariant 5)."""
-        tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        tb = _format_exception(error)
         with self._lock:
             self._internal.append(InternalError(where, job_id, error, tb))
         _log.critical("pool %s: internal error in %s (job %r)", self.name, where, job_id,

@@ -544,6 +544,18 @@ def test_a_job_whose_context_breaks_the_pool_is_counted_and_reported() -> None:
     (err,) = report.internal_errors
     assert err.job_id == "j" and isinstance(err.error, OSError)
 
+def test_a_job_whose_context_breaks_gets_a_failed_result_and_failure_record() -> None:
+    p: Pool[int, int] = Pool(lambda ctx, job: 1, workers=1, results=True)
+    p.submit(Job("j", 0, ctx=_BrokenContext()))  # type: ignore[arg-type]
+    report = p.shutdown(WAIT)
+    (result,) = drain_results(p)
+    assert (result.job_id, result.outcome, result.value) == ("j", Outcome.FAILED, None)
+    assert isinstance(result.error, OSError)
+    (failure,) = report.failures
+    assert (failure.job_id, failure.outcome, failure.started) == ("j", Outcome.FAILED, False)
+    assert failure.error is result.error and "OSError" in failure.traceback
+
+
 # -- shutting down --------------------------------------------------------------
 
 
