@@ -252,7 +252,8 @@ def print_machine(info: dict[str, Any]) -> None:
     )
 
 
-def _fmt(x: float | None) -> str:
+def fmt(x: float | None) -> str:
+    """A figure with about three significant digits (``n/a`` for None)."""
     if x is None:
         return "n/a"
     if x >= 100:
@@ -274,8 +275,8 @@ def print_table(rows: Sequence[Row], title: str = "") -> None:
         lines.append([
             row.name,
             row.unit,
-            _fmt(row.gochan),
-            _fmt(row.stdlib),
+            fmt(row.gochan),
+            fmt(row.stdlib),
             "n/a" if ratio is None else f"{ratio:.2f}x",
             row.target,
             "-" if met is None else ("yes" if met else "NO"),

@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from _harness import fmt
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "docs" / "_data"
 SVG_OUT = REPO_ROOT / "docs" / "_static" / "benchmarks.svg"
@@ -83,17 +85,6 @@ def machine_line(machine: dict[str, Any]) -> str:
         f"{system} ({machine.get('machine', '?')}), {machine.get('cpu_count', '?')} CPUs, "
         f"{machine.get('implementation', 'CPython')} {machine.get('python', '?')}, {gil}"
     )
-
-
-def _fmt(x: float | None) -> str:
-    """A figure with about three significant digits (``n/a`` for None)."""
-    if x is None:
-        return "n/a"
-    if x >= 100:
-        return f"{x:.0f}"
-    if x >= 10:
-        return f"{x:.1f}"
-    return f"{x:.2f}"
 
 
 def _ratio_text(ratio: float | None) -> str:
@@ -250,8 +241,8 @@ def tables(results: Sequence[Result], sources: Sequence[str]) -> str:
             cells = [
                 str(row["name"]),
                 str(row.get("unit", "")),
-                _fmt(row.get("gochan")),
-                _fmt(row.get("stdlib")),
+                fmt(row.get("gochan")),
+                fmt(row.get("stdlib")),
                 _ratio_text(row.get("ratio")),
                 str(row.get("target") or ""),
                 "" if met is None else ("yes" if met else "no"),

@@ -36,6 +36,10 @@ SPHINX_TIMEOUT = 30.0  # a Sphinx run that hangs fails its test after this long
 
 
 def _load_make_chart() -> ModuleType:
+    """Import ``bench/make_chart.py`` as its script would run: beside ``_harness``."""
+    bench = str(ROOT / "bench")
+    if bench not in sys.path:
+        sys.path.append(bench)
     spec = importlib.util.spec_from_file_location("make_chart", ROOT / "bench" / "make_chart.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
