@@ -57,6 +57,13 @@ Invariants (``_lock`` guards every counter and list below):
    ``pending`` (a worker taking a job, a submit taken back, ``_drain``
    taking a job) notifies ``_settled``; ``shutdown`` waits on it, after the queue is closed and
    empty, so its report counts no job as pending that is merely in transit.
+   The one exception: a ``KeyboardInterrupt`` (or any exception a signal
+   handler raises) that lands in ``submit`` once its job is in the queue
+   (in ``Chan.send`` after the value moved, or on the way out). Nothing
+   can tell that send from one that did not happen, so ``submit`` takes
+   the count back, and the job, which a worker runs, is counted on the
+   right-hand side only: ``pending`` stays one below zero. So nothing
+   waits for ``pending`` to be exactly zero.
 2. ``_closing`` is set, under the lock, before ``_jobs`` is closed; a submit
    that sees it unset may still lose the race, and then its send raises
    ``ClosedChannelError``, which becomes :class:`PoolClosedError` with the
@@ -239,9 +246,11 @@ class PoolStats:
     taken yet: the ``queued`` ones (in the queue, at most ``queue_size``)
     and any ``submit`` blocked on a full queue, which counts as submitted
     while it waits and is taken back if it gives up; so ``queued <=
-    pending``. ``started`` counts handler calls; ``timed_out`` and ``canceled`` also
-    count jobs that ended without running (expired in the queue, dropped
-    by a hard shutdown). ``rejected`` counts submits that did not get in.
+    pending`` (``pending`` is below zero only after an interrupted
+    ``submit``: see :meth:`Pool.submit`). ``started`` counts handler
+    calls; ``timed_out`` and ``canceled`` also count jobs that ended
+    without running (expired in the queue, dropped by a hard shutdown).
+    ``rejected`` counts submits that did not get in.
     """
 
     name: str
@@ -439,7 +448,11 @@ class Pool(Generic[P, R]):
         :class:`Job`); a done ``ctx`` also abandons the wait, raising its
         error. ``timeout`` (seconds) bounds the wait: :class:`TimeoutError`.
         After :meth:`shutdown` began: :class:`PoolClosedError`. When it
-        raises, the job was not queued.
+        raises, the job was not queued, with one exception: an interrupt
+        (``KeyboardInterrupt``) that lands just after the job got into the
+        queue. The job then runs although ``submit`` raised, and the counts
+        are off by one (``stats().pending`` below zero), as Python cannot
+        tell such a send from one that did not happen.
         """
         j = self._admit(job, id, deadline, ctx)
         try:
@@ -732,7 +745,9 @@ class Pool(Generic[P, R]):
                                        time.monotonic() - start)
 
     def _none_pending_locked(self) -> bool:
-        return self._submitted == self._in_flight + sum(self._ended.values())
+        # <=, not ==: after an interrupted submit whose job did get in,
+        # pending stays below zero for good (see submit).
+        return self._submitted <= self._in_flight + sum(self._ended.values())
 
     def _drain(self) -> None:
         """Take every job left in the (closed) queue: they will never run.
