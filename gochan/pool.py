@@ -121,7 +121,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final, Generic, TypeVar
 
 from gochan import context
-from gochan.chan import Chan, ClosedChannelError, RecvChan
+from gochan.chan import Chan, ClosedChannelError, RecvChan, nilchan
 from gochan.context import Canceled, Context, DeadlineExceeded
 from gochan.goroutine import go
 from gochan.select import default, select
@@ -827,18 +827,20 @@ def run_until_signal(
     ``on_signal(n)`` is called in the main thread for the ``n``-th signal
     (1: graceful shutdown, 2: forced), to tell the user.
 
-    Returns the report, with ``interrupted`` set if any signal arrived. An
+    Returns the report, with ``interrupted`` set if any signal arrived
+    before it (two within microseconds of each other may count as one). An
     exception raised by ``main`` is re-raised here, after a hard shutdown;
-    otherwise one raised by the shutdown itself.
-    The signals stay caught until it returns, then the previous handlers
-    are restored.
+    otherwise one raised by the shutdown itself. The signals stay caught
+    until it returns, then the previous handlers are restored.
     """
     sigs = tuple(signals)
-    ctx, stop = context.notify_context(context.background(), *sigs)
     main_done: Chan[None] = Chan()
     failure: list[BaseException] = []
+    # What the shutdown goroutine ends with: its report, or what it raised
+    # (re-raised below, so this thread never waits for a report forever).
+    reports: Chan[ShutdownReport | BaseException] = Chan(1)
 
-    def run_main() -> None:
+    def run_main(ctx: Context) -> None:
         assert main is not None
         try:
             main(ctx)
@@ -849,53 +851,55 @@ def run_until_signal(
         finally:
             main_done.close()
 
-    try:
-        if main is None:
-            main_done.close()
-            ctx.done().recv()
-        else:
-            go(run_main)
-            select(main_done.recv, ctx.done().recv)
-        seen = 0 if ctx.err() is None else 1
-        # What the shutdown goroutine ends with: its report, or what it raised
-        # (re-raised below, so this thread never waits for a report forever).
-        reports: Chan[ShutdownReport | BaseException] = Chan(1)
-
-        def shut_down() -> None:
-            try:
-                outcome: ShutdownReport | BaseException = pool.shutdown(
-                    timeout, cancel=bool(failure))
-            except BaseException as e:
-                outcome = e
-            reports.send(outcome)
-
-        # Catch each further signal with a new context whose handlers sit on
-        # top of the previous ones; they are all stopped last in, first out
-        # (below), so no signal is ever left to the default handler.
-        nested: list[Callable[[], None]] = []
+    def shut_down() -> None:
         try:
-            while True:
-                sig_ctx, again = context.notify_context(context.background(), *sigs)
-                nested.append(again)
-                if seen and on_signal is not None:
+            outcome: ShutdownReport | BaseException = pool.shutdown(
+                timeout, cancel=bool(failure))
+        except BaseException as e:
+            outcome = e
+        reports.send(outcome)
+
+    # ``top`` is the context of the signal handlers installed last: the next
+    # signal cancels it, through a relay goroutine, a moment later. This
+    # thread counts each signal when its context is done, however late, and
+    # then installs a new context on top for the next one; signals that
+    # arrive before that (microseconds) count as one. The first context is
+    # main's. All are stopped last in, first out (below), so no signal is
+    # ever left to the default handler meanwhile.
+    top, stop = context.notify_context(context.background(), *sigs)
+    stops = [stop]
+    seen = 0
+    started = False  # the shutdown goroutine
+    try:
+        # Without main, nothing but a signal starts the shutdown.
+        ends_main: Chan[None] = nilchan if main is None else main_done
+        if main is not None:
+            go(run_main, top)
+        while True:
+            i, got = select((reports if started else ends_main).recv, top.done().recv)
+            # ``top`` done: a signal, whichever case select picked (the
+            # signal may be why main returned, or come with the report).
+            if top.err() is not None:
+                seen += 1
+                top, stop = context.notify_context(context.background(), *sigs)
+                stops.append(stop)
+                if on_signal is not None:
                     on_signal(seen)  # the next signal is caught already
                 if seen == 2:
                     pool._cancel_all()
-                if len(nested) == 1:
-                    go(shut_down)
-                i, got = select(reports.recv, sig_ctx.done().recv)
-                if i == 0:
-                    break
-                seen += 1
-        finally:
-            for again in reversed(nested):
-                again()
-        try:
-            main_done.recv(timeout)
-        except TimeoutError:
-            _log.warning("pool %s: main is still running after the shutdown", pool.name)
+            if i == 0 and started:
+                break  # the report
+            if not started:  # main returned, or the first signal
+                started = True
+                go(shut_down)
+        if main is not None:
+            try:
+                main_done.recv(timeout)
+            except TimeoutError:
+                _log.warning("pool %s: main is still running after the shutdown", pool.name)
     finally:
-        stop()
+        for stop in reversed(stops):
+            stop()
     if failure:
         raise failure[0]
     if isinstance(got, BaseException):

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from gochan import Chan, ClosedChannelError, go, num_goroutine
+from gochan import Chan, ClosedChannelError, _context_signal, go, num_goroutine
 from gochan import context as gocontext
 from gochan import pool as gopool
 from gochan.context import Canceled, Context, DeadlineExceeded
@@ -950,6 +950,47 @@ def test_run_until_signal_first_signal_during_shutdown_stays_graceful() -> None:
     assert notes == [1]
     assert report.interrupted and not report.forced and report.completed
     assert report.stats.succeeded == 1
+
+
+def test_run_until_signal_counts_a_signal_relayed_after_main_returned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The signal handler has run (the signal is queued) but its relay has not
+    # canceled the context yet when main returns: the signal still counts.
+    caught = threading.Event()
+    release = threading.Event()
+    relay = _context_signal._relay
+
+    def late_relay(q: Any, ctx: Any) -> None:
+        item = q.get()
+        if item is not None:  # a signal: hold its cancel until released
+            caught.set()
+            assert release.wait(WAIT), "the test never released the relay"
+        q.put(item)
+        relay(q, ctx)
+
+    monkeypatch.setattr(_context_signal, "_relay", late_relay)
+    main_ctx: list[Context] = []
+
+    def handler(ctx: Context, job: Job[int]) -> None:
+        wait_until(lambda: p.stats().closed, "the shutdown began")
+        release.set()  # only now, after main returned, is its context canceled
+        main_ctx[0].done().recv(WAIT)
+
+    p: Pool[int, None] = Pool(handler, workers=1)
+
+    def producer(ctx: Context) -> None:
+        main_ctx.append(ctx)
+        p.submit(0)
+        _signal_main_thread(SIG)
+        assert caught.wait(WAIT), "the signal never reached the relay"
+
+    notes: list[int] = []
+    report = run_until_signal(p, producer, signals=[SIG], timeout=WAIT, on_signal=notes.append)
+    assert notes == [1]
+    assert report.interrupted and report.completed and not report.forced
+    assert report.stats.succeeded == 1
+    assert signal.getsignal(SIG) is signal.SIG_DFL
 
 
 def test_run_until_signal_ends_gracefully_when_main_returns() -> None:
