@@ -53,10 +53,12 @@ Invariants (``_lock`` guards every counter and list below):
    if the send fails, and a worker moves a job from ``pending`` to
    ``in_flight`` (or straight to an outcome, for a job it does not run) in
    one locked section, so no job is ever missing from, or counted twice
-   in, the right-hand side. Once closing, whoever lowers
-   ``pending`` (a worker taking a job, a submit taken back, ``_drain``
-   taking a job) notifies ``_settled``; ``shutdown`` waits on it, after the queue is closed and
-   empty, so its report counts no job as pending that is merely in transit.
+   in, the right-hand side (``_drain``, taking a job no worker will, counts
+   it as canceled in one section too). Once closing, whoever lowers
+   ``pending`` (a worker or ``_drain`` taking a job, a submit taken back)
+   notifies ``_settled``; ``shutdown`` waits on it, after the queue is
+   closed and empty, so its report counts no job as pending that is merely
+   in transit.
    The one exception: a ``KeyboardInterrupt`` (or any exception a signal
    handler raises) that lands in ``submit`` once its job is in the queue
    (in ``Chan.send`` after the value moved, or on the way out). Nothing
@@ -648,7 +650,7 @@ class Pool(Generic[P, R]):
                       exc_info=error)
 
     def _close_when_done(self) -> None:
-        """Wait for the workers, then close ``_done`` (and our results channel)."""
+        """Wait for the workers (and drains: invariant 6), then close ``_done`` and our results."""
         self._wg.wait()
         if self._results is not None and self._own_results:
             self._results.close()
