@@ -17,6 +17,7 @@ import threading
 import time
 import tracemalloc
 import weakref
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
@@ -623,20 +624,14 @@ def test_an_unreferenced_timer_channel_is_garbage_even_while_scheduled() -> None
     assert pending_timers() == before
 
 
-def test_an_unreferenced_unfired_timer_is_garbage() -> None:
+@pytest.mark.parametrize(
+    "make",
+    [lambda: Timer(60), lambda: Ticker(0.001)],
+    ids=["unfired timer", "unstopped ticker"],
+)
+def test_an_unreferenced_timer_or_ticker_is_garbage(make: Callable[[], Timer | Ticker]) -> None:
     before = pending_timers()
-    t = Timer(60)
-    t_ref, c_ref = weakref.ref(t), weakref.ref(t.c)
-    del t
-    gc.collect()
-    assert t_ref() is None
-    assert c_ref() is None
-    assert pending_timers() == before
-
-
-def test_an_unreferenced_unstopped_ticker_is_garbage() -> None:
-    before = pending_timers()
-    t = Ticker(0.001)
+    t = make()
     t_ref, c_ref = weakref.ref(t), weakref.ref(t.c)
     del t
     gc.collect()
