@@ -301,6 +301,14 @@ class Chan(Generic[T]):
         with self._lock:
             return len(self._buf)
 
+    def __bool__(self) -> bool:
+        """Always True: a channel is a channel, even with nothing buffered.
+
+        Without this, ``__len__`` would make an empty channel falsy, and
+        ``if ch:`` (meant as "if there is a channel") would quietly fail.
+        """
+        return True
+
     @property
     def cap(self) -> int:
         """The buffer's capacity (Go: ``cap(ch)``)."""

@@ -394,3 +394,10 @@ def test_drain_refills_from_parked_senders() -> None:
     assert ch._drain() == 1
     join(t)
     assert ch.recv(timeout=0) == 2
+
+
+def test_an_empty_channel_is_truthy() -> None:
+    # __len__ would otherwise make ``if ch:`` false for an empty channel.
+    assert Chan[int]()
+    assert Chan[int](3)
+    assert len(Chan[int](3)) == 0
