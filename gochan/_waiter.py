@@ -31,7 +31,10 @@ Invariants (every function in ``chan.py`` and ``select.py`` keeps them):
    channel lock, so the order is never inverted.
 
 A future asyncio bridge replaces ``park`` with a future woken through
-``loop.call_soon_threadsafe``; nothing else here changes.
+``loop.call_soon_threadsafe``; nothing else here changes. ``parked_count``
+tells how many threads are parked in gochan operations, which, with
+``num_goroutine`` and ``_scheduler.pending_timers``, is what a deadlock
+detector or a fake clock needs.
 """
 
 from __future__ import annotations
@@ -41,9 +44,29 @@ import threading
 from collections import deque
 from typing import Any
 
-__all__ = ["Sudog", "Waiter", "check_timeout", "dequeue", "has_live", "live_count"]
+__all__ = [
+    "Sudog",
+    "Waiter",
+    "check_timeout",
+    "dequeue",
+    "has_live",
+    "live_count",
+    "parked_count",
+]
 
 _TIMEOUT_MAX = threading.TIMEOUT_MAX
+
+
+# How many threads are parked in Waiter.wait right now: what a deadlock
+# detector (Go's "all goroutines are asleep") or a fake clock needs to know.
+_parked_lock = threading.Lock()
+_parked = 0
+
+
+def parked_count() -> int:
+    """How many threads are parked in a gochan operation right now."""
+    with _parked_lock:
+        return _parked
 
 
 class Waiter:
@@ -92,7 +115,12 @@ class Waiter:
         no partner completes it afterwards; it then propagates. If a partner
         completed it in the instant before, the operation did happen.
         """
+        global _parked
+        counted = False  # set with the increment: signals cannot split them
         try:
+            with _parked_lock:
+                _parked += 1
+                counted = True
             if timeout is None:
                 woken = self.park.acquire()
             elif timeout > 0:
@@ -102,6 +130,10 @@ class Waiter:
         except BaseException:
             self.cancel()
             raise
+        finally:
+            if counted:
+                with _parked_lock:
+                    _parked -= 1
         if woken:
             return True
         # Timed out, unless a partner completed us just now (invariant 2:

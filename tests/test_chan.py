@@ -401,3 +401,17 @@ def test_an_empty_channel_is_truthy() -> None:
     assert Chan[int]()
     assert Chan[int](3)
     assert len(Chan[int](3)) == 0
+
+
+def test_parked_count_counts_threads_parked_in_gochan() -> None:
+    from gochan._waiter import parked_count
+
+    ch = Chan[int]()
+    before = parked_count()
+    threads = [start(ch.recv) for _ in range(3)]
+    wait_parked(ch, receivers=3)
+    assert parked_count() == before + 3
+    for i in range(3):
+        ch.send(i)
+    join(*threads)
+    assert parked_count() == before

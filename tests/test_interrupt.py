@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from gochan import Chan, nilchan, select
+from gochan._waiter import parked_count
 from tests.helpers import WAIT, join, start, wait_parked
 from tests.storm import InterruptStorm, needs_storm
 
@@ -126,10 +127,12 @@ def test_interrupt_storm_leaves_no_phantom_and_no_held_lock(op: str) -> None:
         with contextlib.suppress(TimeoutError):
             ops[op]()
 
+    parked_before = parked_count()
     with InterruptStorm(0.0001) as storm:
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline:
             storm.run(once)
+            assert parked_count() == parked_before
             for ch in (a, b, c):
                 assert ch._lock.acquire(False), "a channel lock was left held"
                 ch._lock.release()
