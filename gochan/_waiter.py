@@ -41,11 +41,12 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import deque
+from collections import OrderedDict
 from typing import Any
 
 __all__ = [
     "Sudog",
+    "WaitQueue",
     "Waiter",
     "check_timeout",
     "dequeue",
@@ -64,7 +65,13 @@ _parked = 0
 
 
 def parked_count() -> int:
-    """How many threads are parked in a gochan operation right now."""
+    """How many threads are parked in a channel operation or select right now.
+
+    A thread counts until it is back from its park, so one a partner has
+    just completed still counts for an instant; threads waiting in
+    ``WaitGroup.wait`` (a ``threading.Condition``) are not counted. A
+    deadlock detector built on this must allow for both.
+    """
     with _parked_lock:
         return _parked
 
@@ -152,29 +159,53 @@ class Sudog:
         self.elem = elem
 
 
-def dequeue(q: deque[Sudog], value: Any, ok: bool) -> Sudog | None:
+class WaitQueue(OrderedDict["Sudog", None]):
+    """The sudogs parked on one side of a channel, oldest first (Go's ``waitq``).
+
+    Go links them in a doubly linked list; an ``OrderedDict`` (one) gives the
+    same O(1) append, pop-oldest and removal of any member, so a select
+    that leaves a channel it did not complete on costs O(1) there however
+    many others wait.
+    """
+
+    __slots__ = ()
+
+    def push(self, sg: Sudog) -> None:
+        """Queue ``sg`` last."""
+        self[sg] = None
+
+    def discard(self, sg: Sudog) -> None:
+        """Remove ``sg`` if it is still queued (a partner may have dropped it)."""
+        self.pop(sg, None)
+
+
+def dequeue(q: WaitQueue, value: Any, ok: bool) -> Sudog | None:
     """Pop the first live sudog of ``q`` and complete its waiter with ``value``.
 
     Stale sudogs met on the way are dropped (invariant 3). The caller holds
     the lock of the channel that owns ``q``.
     """
     while q:
-        sg = q.popleft()
-        if sg.waiter.complete(sg.index, value, ok):
+        # Complete before popping: an interrupt between the two then leaves
+        # a stale sudog (skipped later), never a popped, sleeping partner.
+        sg = next(iter(q))
+        completed = sg.waiter.complete(sg.index, value, ok)
+        q.popitem(last=False)
+        if completed:
             return sg
     return None
 
 
-def has_live(q: deque[Sudog]) -> bool:
+def has_live(q: WaitQueue) -> bool:
     """Whether ``q`` holds a sudog whose waiter is not done (drops stale heads)."""
     while q:
-        if not q[0].waiter.done:
+        if not next(iter(q)).waiter.done:
             return True
-        q.popleft()
+        q.popitem(last=False)
     return False
 
 
-def live_count(q: deque[Sudog]) -> int:
+def live_count(q: WaitQueue) -> int:
     """How many threads wait in ``q`` (a select with two cases here counts once)."""
     return len({id(sg.waiter) for sg in q if not sg.waiter.done})
 

@@ -32,14 +32,21 @@ interrupt (it did not); :meth:`Waiter.wait` decides which, atomically.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from gochan._waiter import Sudog, Waiter, check_timeout, dequeue, has_live, live_count
+from gochan._waiter import (
+    Sudog,
+    Waiter,
+    WaitQueue,
+    check_timeout,
+    dequeue,
+    has_live,
+    live_count,
+)
 
 __all__ = [
     "Chan",
@@ -105,8 +112,8 @@ class Chan(Generic[T]):
         self._buf: deque[T] = deque()
         self._cap = cap
         self._closed = False
-        self._recvq: deque[Sudog] = deque()
-        self._sendq: deque[Sudog] = deque()
+        self._recvq = WaitQueue()
+        self._sendq = WaitQueue()
 
     # -- operations attempted under the lock (shared with select) ---------
 
@@ -156,7 +163,7 @@ class Chan(Generic[T]):
         The hook lets a timer channel arm its timer only while somebody
         waits on it (Go 1.23's lazy timer channels).
         """
-        self._recvq.append(sg)
+        self._recvq.push(sg)
 
     def _abandon(self, sg: Sudog | None, send: bool) -> None:
         """Undo a parking that an exception cut short (a KeyboardInterrupt, an
@@ -176,8 +183,8 @@ class Chan(Generic[T]):
         The queue is looked up under the lock: ``close`` swaps the queues out
         and walks the old ones unlocked, so they must never be touched here.
         """
-        with self._lock, contextlib.suppress(ValueError):  # a partner dropped it as stale
-            (self._sendq if send else self._recvq).remove(sg)
+        with self._lock:
+            (self._sendq if send else self._recvq).discard(sg)
 
     # -- public API --------------------------------------------------------
 
@@ -203,7 +210,7 @@ class Chan(Generic[T]):
                     if timeout is not None and timeout <= 0:
                         raise TimeoutError("send timed out")
                     sg = Sudog(Waiter(), 0, value)
-                    self._sendq.append(sg)
+                    self._sendq.push(sg)
             if result == _SENT:
                 return
             if result == _CLOSED:
@@ -255,8 +262,9 @@ class Chan(Generic[T]):
         if timeout is not None:
             timeout = check_timeout(timeout)
         with self._lock:
-            # Fast path: a buffered value and no parked sender to refill its slot.
-            if self._buf and not self._sendq:
+            # Fast path: a buffered value and no parked sender to refill its
+            # slot (not on a lazy channel: a due tick must be handled first).
+            if self._buf and not self._sendq and not self._lazy:
                 return self._buf.popleft()
         return self.recv_ok(timeout)[0]
 
@@ -271,14 +279,17 @@ class Chan(Generic[T]):
             if self._closed:
                 raise ClosedChannelError("close of closed channel")
             self._closed = True
-            recvq, self._recvq = self._recvq, deque()
-            sendq, self._sendq = self._sendq, deque()
+            recvq, self._recvq = self._recvq, WaitQueue()
+            sendq, self._sendq = self._sendq, WaitQueue()
         # Nobody can enqueue on a closed channel, so the old queues are ours.
-        # Completing outside the lock keeps a thundering herd off it.
-        for sg in recvq:
-            sg.waiter.complete(sg.index, None, False)
-        for sg in sendq:
-            sg.waiter.complete(sg.index, None, False)
+        # Completing outside the lock keeps a thundering herd off it. They are
+        # in no queue any more, so an interrupt here must not strand them:
+        # complete is idempotent, so on any exception wake them all again.
+        try:
+            _complete_all(recvq, sendq)
+        except BaseException:
+            _complete_all(recvq, sendq)
+            raise
 
     def __iter__(self) -> Iterator[T]:
         """Receive until closed and drained (Go: ``for v := range ch``)."""
@@ -286,7 +297,7 @@ class Chan(Generic[T]):
         while True:
             with lock:
                 # Fast path, as in recv (never yield with the lock held).
-                fast = bool(buf) and not self._sendq
+                fast = bool(buf) and not self._sendq and not self._lazy
                 got = buf.popleft() if fast else None
             if fast:
                 yield got  # type: ignore[misc]  # a buffered value is a T
@@ -349,6 +360,13 @@ class Chan(Generic[T]):
                     break
                 self._buf.append(sg.elem)
             return n
+
+
+def _complete_all(recvq: WaitQueue, sendq: WaitQueue) -> None:
+    """Complete every waiter of a closed channel's old queues: ``(None, False)``."""
+    for q in (recvq, sendq):
+        for sg in q:
+            sg.waiter.complete(sg.index, None, False)
 
 
 def _park_forever(timeout: float | None, what: str) -> None:

@@ -134,6 +134,10 @@ def _perform(ch: Chan[Any], kind: int, value: Any) -> tuple[bool, Any]:
     return ready, (got if kind == _RECV else (got, ok))
 
 
+# Distinct channels one select may lock at once (Go allows 65536 cases):
+# the locks are taken eight to a stack frame, which this keeps shallow.
+_MAX_CHANS = 4096
+
 # Every order of n cases, for a uniformly random poll order (small n).
 _PERMS = [list(itertools.permutations(range(n))) for n in range(6)]
 
@@ -198,6 +202,8 @@ def select(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
             return polled
     # The lock order: every channel once, by id.
     chans = sorted({id(c): c for c, _, _ in parsed if c is not None}.values(), key=id)
+    if len(chans) > _MAX_CHANS:
+        raise ValueError(f"select: too many channels ({len(chans)} > {_MAX_CHANS})")
     if not chans and default_index < 0:
         Waiter().wait(timeout)  # nothing can ever be ready
         raise TimeoutError("select timed out")
@@ -242,7 +248,20 @@ def _locked(
     never leave one of them held. Returns the case performed, or None once
     one sudog per case is queued in ``sudogs`` (parking is the caller's).
     """
-    if i < len(chans):
+    left = len(chans) - i
+    if left >= 8:  # eight per frame, so the recursion stays shallow
+        with (
+            chans[i]._lock,
+            chans[i + 1]._lock,
+            chans[i + 2]._lock,
+            chans[i + 3]._lock,
+            chans[i + 4]._lock,
+            chans[i + 5]._lock,
+            chans[i + 6]._lock,
+            chans[i + 7]._lock,
+        ):
+            return _locked(chans, i + 8, parsed, default_index, timeout, sudogs)
+    if left > 0:
         with chans[i]._lock:
             return _locked(chans, i + 1, parsed, default_index, timeout, sudogs)
     # Step 2: perform a uniformly random ready case.
@@ -275,7 +294,7 @@ def _locked(
         sg = Sudog(waiter, j, value)
         sudogs.append((c, sg, kind))
         if kind == _SEND:
-            c._sendq.append(sg)
+            c._sendq.push(sg)
         else:
             c._park_recv(sg)
     return None

@@ -67,7 +67,7 @@ from collections import deque
 from collections.abc import Callable
 
 from gochan._scheduler import TimerHandle, schedule, schedule_weak
-from gochan._waiter import Sudog, has_live
+from gochan._waiter import Sudog, WaitQueue, has_live
 from gochan.chan import Chan, ChanStatistics, nilchan
 from gochan.goroutine import go
 
@@ -117,8 +117,8 @@ class _TimerChan(Chan[float]):
         self._buf = deque()
         self._cap = 1
         self._closed = False
-        self._recvq = deque()
-        self._sendq = deque()
+        self._recvq = WaitQueue()
+        self._sendq = WaitQueue()
         self._period = period  # 0 for a one-shot timer
         self._handle: TimerHandle | None = None
         # As _arm, inlined for after()'s sake: nobody can be parked yet.
@@ -145,17 +145,20 @@ class _TimerChan(Chan[float]):
         if handle is not None:  # this firing's own entry, or one due as well
             self._handle = None
             handle.cancel()
-        self._send_locked(self._when)
+        # The state moves on before the value goes out, so an interrupt
+        # right after the send can never make it go out twice.
+        value = self._when
         period = self._period
         if not period:
             self._armed = False
-            return
-        # Next tick: the first multiple of the period after now (missed
-        # ticks are skipped, as Go's runtime does).
-        self._when += period * (1 + math.floor((now - self._when) / period))
-        if self._when <= now:  # float rounding
-            self._when = now + period
-        if self._recvq and has_live(self._recvq):
+        else:
+            # Next tick: the first multiple of the period after now (missed
+            # ticks are skipped, as Go's runtime does).
+            self._when += period * (1 + math.floor((now - self._when) / period))
+            if self._when <= now:  # float rounding
+                self._when = now + period
+        self._send_locked(value)
+        if period and self._recvq and has_live(self._recvq):
             self._schedule()
 
     def _schedule(self) -> None:
@@ -189,7 +192,7 @@ class _TimerChan(Chan[float]):
         return Chan._recv_locked(self)
 
     def _park_recv(self, sg: Sudog) -> None:
-        self._recvq.append(sg)
+        self._recvq.push(sg)
         if self._armed and self._handle is None:
             self._schedule()
 

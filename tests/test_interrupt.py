@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from gochan import Chan, nilchan, select
+from gochan import _waiter as waiter_module
 from gochan._waiter import parked_count
 from tests.helpers import WAIT, join, start, wait_parked
 from tests.storm import InterruptStorm, needs_storm
@@ -139,3 +140,59 @@ def test_interrupt_storm_leaves_no_phantom_and_no_held_lock(op: str) -> None:
                 s = ch.statistics()
                 assert (s.waiting_senders, s.waiting_receivers) == (0, 0), s
     assert storm.count > 0  # the storm really interrupted operations
+
+
+class Boom(BaseException):
+    """An interrupt injected at a chosen point, as a signal would raise it."""
+
+
+def test_interrupted_close_still_wakes_every_waiter(monkeypatch: pytest.MonkeyPatch) -> None:
+    # close() takes the queues out and then wakes their waiters: an interrupt
+    # in between must not strand the ones not woken yet (they are in no queue).
+    ch = Chan[int]()
+    threads = [start(ch.recv) for _ in range(5)]
+    wait_parked(ch, receivers=5)
+    real = waiter_module.Waiter.complete
+    calls = 0
+
+    def complete(self: waiter_module.Waiter, index: int, value: Any, ok: bool) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise Boom
+        return real(self, index, value, ok)
+
+    monkeypatch.setattr(waiter_module.Waiter, "complete", complete)
+    with pytest.raises(Boom):
+        ch.close()
+    join(*threads)
+    assert ch.statistics().closed
+
+
+def test_interrupted_hand_off_leaves_the_partner_parked_not_stranded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An interrupt as a sender is about to complete a parked receiver: the
+    # receiver must stay queued (a later send reaches it), not be dropped
+    # from the queue while still asleep.
+    ch = Chan[int]()
+    got: list[int | None] = []
+    t = start(lambda: got.append(ch.recv(timeout=WAIT)))
+    wait_parked(ch, receivers=1)
+    real = waiter_module.Waiter.complete
+    fired = False
+
+    def complete(self: waiter_module.Waiter, index: int, value: Any, ok: bool) -> bool:
+        nonlocal fired
+        if not fired:
+            fired = True
+            raise Boom  # before the hand-off happened
+        return real(self, index, value, ok)
+
+    monkeypatch.setattr(waiter_module.Waiter, "complete", complete)
+    with pytest.raises(Boom):
+        ch.send(1)
+    assert ch.statistics().waiting_receivers == 1
+    ch.send(2, timeout=WAIT)
+    join(t)
+    assert got == [2]

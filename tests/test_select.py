@@ -349,3 +349,17 @@ def test_due_timer_is_chosen_while_another_case_stays_ready() -> None:
     finally:
         ticker.stop()
     assert ticks == 3
+
+
+def test_select_over_thousands_of_channels() -> None:
+    # The locks are taken eight per stack frame: no RecursionError.
+    chans = [Chan[int]() for _ in range(4096)]
+    assert select(*(c.recv for c in chans), default) == (4096, None)
+    chans[-1].close()
+    i, _ = select(*(c.recv_ok for c in chans), timeout=WAIT)
+    assert i == 4095
+
+
+def test_select_over_too_many_channels_raises_value_error() -> None:
+    with pytest.raises(ValueError, match="too many channels"):
+        select(*(Chan[int]().recv for _ in range(4097)), default)

@@ -747,3 +747,28 @@ def test_ticker_with_a_denormal_period_ticks() -> None:
         assert len(t.c) <= 1
     finally:
         t.stop()
+
+
+def test_a_slow_ticker_receiver_never_gets_two_stale_ticks() -> None:
+    # A tick buffered by an earlier look (len) and a later tick due: the due
+    # one is dropped (the channel holds one), as Go does, whichever receive
+    # call takes the buffered one; the next receive waits for a fresh tick.
+    period = 0.2
+    receivers: list[Callable[[Chan[float]], float | None]] = [
+        lambda c: c.recv(timeout=5.0),
+        lambda c: c.recv_ok(timeout=5.0)[0],
+        lambda c: next(iter(c)),
+    ]
+    for receive in receivers:
+        t = Ticker(period)
+        t0 = time.monotonic()
+        try:
+            time.sleep(1.2 * period)
+            assert len(t.c) == 1  # looking delivered the first tick
+            time.sleep(max(0.0, 2.3 * period - (time.monotonic() - t0)))
+            first = receive(t.c)
+            second = receive(t.c)
+        finally:
+            t.stop()
+        assert first is not None and second is not None
+        assert second - first >= 1.5 * period  # not the tick that was due meanwhile
