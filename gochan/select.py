@@ -190,7 +190,8 @@ def select(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
     ``nilchan`` cases are never ready. ``select()`` with no cases blocks
     forever. ``timeout`` (seconds): :class:`TimeoutError` on expiry, when no
     case took effect; ``timeout=0`` polls once. A selected send on a closed
-    channel raises :class:`ClosedChannelError`.
+    channel raises :class:`ClosedChannelError`. More than 4096 distinct
+    channels in one select: :class:`ValueError`.
     """
     if timeout is not None:
         timeout = check_timeout(timeout)
