@@ -6,13 +6,34 @@ This module keeps the set of goroutines that are still running, so that
 (:mod:`gochan.testing`) can wait for them to finish and name the ones that
 did not.
 
-Invariants (all state is guarded by ``_lock``; nothing relies on the GIL):
+Invariants (all state is guarded by ``_lock``, which is only taken in ``with``
+statements, so CPython 3.11+ never leaves it held on an interrupt; nothing
+relies on the GIL):
 
-- ``_running`` holds exactly the threads started by :func:`go` whose function
-  has not yet returned or raised. A thread is added *before* it is started
-  (so :func:`num_goroutine` counts it as soon as :func:`go` returns) and
-  removed in a ``finally`` when its function ends, however it ends; a thread
-  that could not be started is removed at once.
+- Every goroutine has a :class:`_Ticket` saying whether its function may
+  run. It goes ``_NEW -> _PENDING`` in the section that adds the thread to
+  ``_running`` (before it is started), then either ``_PENDING -> _RUNNING``
+  (the thread's first section, before it calls the function) or ``_PENDING
+  -> _ABANDONED`` (:func:`go`'s ``except`` clause, when starting the thread
+  raised: it could not start, or an interrupt such as ``KeyboardInterrupt``
+  landed in ``Thread.start``). Whoever moves first wins and the other sees
+  it, so either the function runs or :func:`go` undoes the goroutine, never
+  both and never neither. ``is_alive()`` could not decide this: an
+  interrupt in ``start``'s wait for the new thread leaves a thread that
+  runs but does not look alive yet.
+- ``_running`` holds exactly the threads whose ticket is ``_PENDING`` or
+  ``_RUNNING`` and whose function has not returned or raised: added with
+  ``_NEW -> _PENDING`` (so :func:`num_goroutine` counts a goroutine as soon
+  as :func:`go` returns), removed with ``_PENDING -> _ABANDONED`` or in a
+  ``finally`` when the function ends, however it ends. A thread that finds
+  its ticket abandoned returns at once, calling nothing and removing
+  nothing.
+- Each state change is made in one ``with _lock`` section together with the
+  change to ``_running`` that goes with it, the state first and no call
+  before it, so an interrupt (delivered only after a call or on a backward
+  jump) either precedes both or follows both. A second interrupt striking
+  :func:`go`'s ``except`` clause itself, microseconds after the first, is
+  not covered.
 - Every removal from ``_running`` is followed, under the same lock, by
   ``_exited.notify_all()``, so a waiter in :func:`_wait_for_exit` re-checks
   its predicate after every exit and never needs to poll.
@@ -39,6 +60,18 @@ _exited = threading.Condition(_lock)
 _running: set[threading.Thread] = set()
 _ids = itertools.count(1)
 
+# A goroutine's ticket states (see the invariants); WaitGroup.go uses them too.
+_NEW, _PENDING, _RUNNING, _ABANDONED = range(4)
+
+
+class _Ticket:
+    """Whether one goroutine's function may run: decided once, under a lock."""
+
+    __slots__ = ("state",)
+
+    def __init__(self) -> None:
+        self.state = _NEW
+
 
 def _require_callable(fn: object, where: str) -> None:
     """Raise ``TypeError`` naming ``where`` unless ``fn`` is callable."""
@@ -55,11 +88,22 @@ def go(fn: Callable[P, object], /, *args: P.args, **kwargs: P.kwargs) -> threadi
     exception is reported through :func:`threading.excepthook`, never
     swallowed. Threads are named ``goroutine-N``.
 
-    Raises ``TypeError`` if ``fn`` is not callable.
+    Raises ``TypeError`` if ``fn`` is not callable. If starting the thread
+    raises (it cannot start; an interrupt), ``fn`` never runs, unless the
+    thread had already begun running it: then ``fn`` runs and is counted by
+    :func:`num_goroutine` as any goroutine, and ``go`` still raises (the
+    interrupt came just after the goroutine started).
     """
     _require_callable(fn, "go")
+    ticket = _Ticket()
 
     def run() -> None:
+        with _lock:
+            mine = ticket.state == _PENDING
+            if mine:
+                ticket.state = _RUNNING
+        if not mine:
+            return  # go() raised and undid this goroutine: fn must not run
         try:
             fn(*args, **kwargs)
         finally:
@@ -68,15 +112,17 @@ def go(fn: Callable[P, object], /, *args: P.args, **kwargs: P.kwargs) -> threadi
     with _lock:
         name = f"goroutine-{next(_ids)}"
     thread = threading.Thread(target=run, name=name, daemon=True)
-    try:  # the add inside: an interrupt right after it is undone below
+    try:
         with _lock:
+            ticket.state = _PENDING
             _running.add(thread)
         thread.start()
     except BaseException:
-        # Never started (e.g. "can't start new thread", or interrupted before
-        # it did): it is not running. One that did start forgets itself.
-        if not thread.is_alive():
-            _forget(thread)
+        with _lock:
+            if ticket.state == _PENDING:  # not _NEW (not added), not _RUNNING (its own)
+                ticket.state = _ABANDONED
+                _running.discard(thread)
+                _exited.notify_all()
         raise
     return thread
 

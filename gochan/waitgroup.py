@@ -15,6 +15,22 @@ Invariants (every field is guarded by ``_lock``):
   the waiter gets the lock back (no lost wake-up, and the group is reusable).
 - ``_waiters`` is the number of threads parked in ``wait`` (kept exact even
   when a wait is interrupted by ``KeyboardInterrupt``, via ``finally``).
+- Each :meth:`go` counts its task exactly once and calls :meth:`done` for it
+  exactly once, even when :func:`~gochan.go` raises though the goroutine
+  runs (an interrupt just after ``Thread.start``). A ticket (the states of
+  :mod:`gochan.goroutine`, guarded here by ``_lock``) decides who calls
+  ``done``: it goes ``_NEW -> _PENDING`` in the section that adds one to
+  ``_count``, then ``_PENDING -> _RUNNING`` in the goroutine's first section
+  (it then runs ``fn`` and calls ``done``), or ``_PENDING -> _ABANDONED`` in
+  :meth:`go`'s ``except`` clause (which then calls ``done`` itself; a
+  goroutine that finds its ticket abandoned returns without running ``fn``).
+  ``_NEW -> _PENDING`` shares its ``with`` section with the increment and
+  no call comes between them, so an interrupt precedes or follows both;
+  each other change is alone in its section, so whoever wins knows it owes
+  the ``done``. The lock is only taken in ``with`` statements, so CPython
+  3.11+ never leaves it held on an interrupt. A second interrupt striking
+  :meth:`go`'s ``except`` clause itself, microseconds after the first, is
+  not covered.
 """
 
 from __future__ import annotations
@@ -23,7 +39,7 @@ import threading
 from collections.abc import Callable
 from typing import ParamSpec
 
-from gochan.goroutine import _require_callable, go
+from gochan.goroutine import _ABANDONED, _PENDING, _RUNNING, _require_callable, _Ticket, go
 
 __all__ = ["WaitGroup"]
 
@@ -94,21 +110,39 @@ class WaitGroup:
         :func:`gochan.go`, and calls :meth:`done` when ``fn`` returns *or
         raises*; an exception is still reported through
         :func:`threading.excepthook`. Raises ``TypeError`` if ``fn`` is not
-        callable (the counter is then unchanged).
+        callable (the counter is then unchanged). If starting the goroutine
+        raises (a thread that cannot start, an interrupt), the counter is
+        unchanged and ``fn`` never runs, unless the goroutine had already
+        begun running ``fn``: then it runs and is waited for as any other,
+        and ``go`` still raises.
         """
         _require_callable(fn, "WaitGroup.go")
+        ticket = _Ticket()
 
         def run() -> None:
+            with self._lock:
+                mine = ticket.state == _PENDING
+                if mine:
+                    ticket.state = _RUNNING
+            if not mine:
+                return  # go() raised and called done() for us: fn must not run
             try:
                 fn(*args, **kwargs)
             finally:
                 self.done()
 
-        self.add(1)
         try:
+            with self._lock:
+                ticket.state = _PENDING
+                self._count += 1  # from >= 0: never the transition to zero
             go(run)
         except BaseException:
-            self.done()  # the goroutine never started
+            with self._lock:
+                abandoned = ticket.state == _PENDING  # not _NEW (not counted), not _RUNNING
+                if abandoned:
+                    ticket.state = _ABANDONED
+            if abandoned:
+                self.done()  # fn will never run
             raise
 
     def _waiting(self) -> int:

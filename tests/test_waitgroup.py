@@ -5,13 +5,16 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from gochan.goroutine import go
+from gochan import goroutine, waitgroup
+from gochan.goroutine import go, num_goroutine
 from gochan.waitgroup import WaitGroup
+from tests.storm import InterruptStorm, needs_storm
+from tests.test_goroutine import WHERE, Interrupt, interrupt_next_start, join_started
 
 JOIN = 5.0
 
@@ -249,3 +252,137 @@ def test_wait_is_interrupted_by_keyboard_interrupt_in_main_thread() -> None:
     assert wg._waiting() == 0
     wg.done()
     assert wg.wait(timeout=0) is True
+
+
+def assert_counter_is_zero(wg: WaitGroup) -> None:
+    """The counter is exactly zero: ``wait`` returns at once and ``done`` would go negative."""
+    assert wg.wait(timeout=0) is True
+    with pytest.raises(ValueError, match="negative WaitGroup counter"):
+        wg.done()
+
+
+def test_go_that_cannot_start_a_goroutine_leaves_the_counter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_thread(fn: Callable[[], object]) -> threading.Thread:
+        raise RuntimeError("can't start new thread")
+
+    wg = WaitGroup()
+    monkeypatch.setattr(waitgroup, "go", no_thread)
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        wg.go(lambda: None)
+    assert_counter_is_zero(wg)
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_go_interrupted_after_fn_started_waits_for_fn_and_counts_it_done_once(
+    monkeypatch: pytest.MonkeyPatch, hook_calls: list[Any], where: str
+) -> None:
+    wg = WaitGroup()
+    entered, release = threading.Event(), threading.Event()
+    finished: list[int] = []
+
+    def work() -> None:
+        entered.set()
+        release.wait(JOIN)
+        finished.append(1)
+
+    threads = interrupt_next_start(monkeypatch, where, entered=entered)
+    with pytest.raises(Interrupt):
+        wg.go(work)
+    monkeypatch.undo()
+    assert wg.wait(timeout=0) is False  # fn runs, so the group waits for it
+    release.set()
+    assert wg.wait(timeout=JOIN) is True
+    assert finished == [1]  # wait() returned only once fn had finished
+    join_started(threads[0])
+    assert hook_calls == []  # in particular no "negative WaitGroup counter"
+    assert_counter_is_zero(wg)
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_go_interrupted_before_its_thread_ran_never_runs_fn(
+    monkeypatch: pytest.MonkeyPatch, hook_calls: list[Any], where: str
+) -> None:
+    wg = WaitGroup()
+    hold = threading.Event()
+    ran: list[int] = []
+    threads = interrupt_next_start(monkeypatch, where, hold=hold)
+    with pytest.raises(Interrupt):
+        wg.go(ran.append, 1)
+    monkeypatch.undo()
+    assert wg.wait(timeout=0) is True  # undone at once
+    hold.set()
+    join_started(threads[0])
+    assert ran == []
+    assert hook_calls == []
+    assert_counter_is_zero(wg)
+
+
+def test_go_interrupted_after_the_goroutine_started_but_before_fn_never_runs_fn(
+    monkeypatch: pytest.MonkeyPatch, hook_calls: list[Any]
+) -> None:
+    # The goroutine runs (gochan.go's ticket is claimed) but has not yet
+    # claimed the group's ticket when the interrupt reaches WaitGroup.go.
+    before = num_goroutine()
+    hold = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def started_then_interrupted(fn: Callable[[], object]) -> threading.Thread:
+        def held() -> None:
+            assert hold.wait(JOIN), "the test never released the goroutine"
+            fn()
+
+        threads.append(goroutine.go(held))
+        raise Interrupt
+
+    wg = WaitGroup()
+    ran: list[int] = []
+    monkeypatch.setattr(waitgroup, "go", started_then_interrupted)
+    with pytest.raises(Interrupt):
+        wg.go(ran.append, 1)
+    monkeypatch.undo()
+    assert wg.wait(timeout=0) is True  # WaitGroup.go called done() itself
+    assert num_goroutine() == before + 1  # the goroutine itself runs
+    hold.set()
+    threads[0].join(JOIN)
+    assert not threads[0].is_alive()
+    assert ran == []  # it found the group's ticket abandoned
+    assert num_goroutine() == before
+    assert hook_calls == []
+    assert_counter_is_zero(wg)
+
+
+@needs_storm
+def test_interrupt_storm_in_go_never_miscounts(hook_calls: list[Any]) -> None:
+    # A signal every 200 us raises once per wg.go wherever the interpreter
+    # checks for signals in gochan's code: whatever it interrupted, the
+    # group must wait for exactly the fns that run, and done() must never
+    # find the counter at zero.
+    wg = WaitGroup()
+    lock = threading.Lock()
+    ran = 0
+    returned = 0
+
+    def work() -> None:
+        nonlocal ran
+        with lock:
+            ran += 1
+
+    def one() -> None:
+        nonlocal returned
+        wg.go(work)
+        returned += 1  # fn runs for every go() that returns
+
+    with InterruptStorm() as storm:
+        deadline = time.monotonic() + 0.5
+        calls = 0
+        while time.monotonic() < deadline:
+            calls += 1
+            storm.run(one)
+    assert storm.count > 0  # the storm really interrupted operations
+    assert wg.wait(timeout=JOIN) is True
+    assert hook_calls == []
+    with lock:
+        assert returned <= ran <= calls
+    assert_counter_is_zero(wg)
