@@ -1012,22 +1012,27 @@ def excepthook_calls(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     return calls
 
 
-def test_a_failing_after_cancel_hook_does_not_stop_the_others(
-    monkeypatch: pytest.MonkeyPatch, excepthook_calls: list[Any]
-) -> None:
+def fail_first_go(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
+    """Make the context tree's first ``go()`` raise ``exc``; later ones start."""
     from gochan import _context_tree
 
     real_go = goroutine.go
     starts = 0
 
-    def flaky_go(fn: Callable[[], object]) -> threading.Thread:
+    def go(fn: Callable[[], object]) -> threading.Thread:
         nonlocal starts
         starts += 1
         if starts == 1:
-            raise RuntimeError("can't start new thread")
+            raise exc
         return real_go(fn)
 
-    monkeypatch.setattr(_context_tree, "go", flaky_go)
+    monkeypatch.setattr(_context_tree, "go", go)
+
+
+def test_a_failing_after_cancel_hook_does_not_stop_the_others(
+    monkeypatch: pytest.MonkeyPatch, excepthook_calls: list[Any]
+) -> None:
+    fail_first_go(monkeypatch, RuntimeError("can't start new thread"))
     root, cancel = context.with_cancel(context.background())
     ran: Chan[int] = Chan(10)
     for i in range(3):
@@ -1063,19 +1068,7 @@ def test_a_failing_hook_on_a_leaf_still_detaches_it_from_its_parent(
 def test_an_interrupt_in_a_hook_is_raised_after_every_hook_ran(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from gochan import _context_tree
-
-    real_go = goroutine.go
-    starts = 0
-
-    def interrupted_go(fn: Callable[[], object]) -> threading.Thread:
-        nonlocal starts
-        starts += 1
-        if starts == 1:
-            raise Storm
-        return real_go(fn)
-
-    monkeypatch.setattr(_context_tree, "go", interrupted_go)
+    fail_first_go(monkeypatch, Storm())
     root, cancel = context.with_cancel(context.background())
     ran: Chan[int] = Chan(10)
     for i in range(3):
