@@ -1,99 +1,183 @@
-"""The parked-operation record shared by channel operations and ``select``.
+"""How gochan blocks: one parked-operation record and one blocking protocol.
 
-Go's runtime parks a goroutine on a channel with a ``sudog``: one per case,
-all pointing at the same goroutine. gochan does the same with two records:
+Go's runtime parks a goroutine with a ``sudog`` per thing it waits on, all
+pointing at the same goroutine. gochan does the same with two records:
 
-* :class:`Waiter` -- one blocked operation (a single ``send``/``recv`` or a
-  whole ``select``): the thread that parks, and the result a partner leaves
-  for it.
-* :class:`Sudog` -- one case of that operation enqueued on one channel's
-  ``recvq`` or ``sendq``: which case it is and, for a send, the value.
+* :class:`Waiter` -- one blocked operation (a ``send``, a ``recv``, a whole
+  ``select``, a ``WaitGroup.wait``, the timer thread's sleep): the thread
+  that parks, and the result a partner leaves for it.
+* :class:`Sudog` -- one case of that operation queued on one owner's
+  :class:`WaitQueue` (a channel's ``recvq``/``sendq``, a :class:`Notifier`):
+  which case it is and, for a send, the value.
 
-Invariants (every function in ``chan.py`` and ``select.py`` keeps them):
+Every wait in gochan goes through :func:`block` (or :meth:`Notifier.wait_for`,
+built on it): *decide* under the owner's lock -- the operation happens now,
+or its sudogs are queued -- then park on the waiter; on timeout or
+interrupt, undo exactly what was queued. A waiter parks on a lock of its own
+(``park``, held from birth, released once by whoever completes it): the
+mechanism inside ``threading.Condition``, without Condition's Python-level
+bookkeeping, which an interrupt can tear (see the docs' Design page).
+
+Invariants (every function in gochan that queues or completes keeps them):
 
 1. A waiter is *completed* at most once. ``done`` goes from False to True
    exactly once, under ``waiter.mutex``, by whoever completes it: a partner
-   (a sender or receiver holding the lock of the channel the sudog is
-   queued on, or ``close``, which first takes the whole queues out under
-   that lock and so owns them) or the waiter itself (timeout or interrupt).
-2. A partner that sets ``done`` fills ``index``/``value``/``ok`` and
-   releases ``park`` in the same ``mutex`` section, with no call in between
-   that could raise, so a waiter that sees ``done`` set by a partner can
-   read the result at once, and a claimed waiter is never left asleep.
+   holding the lock of the owner the sudog is queued on (or ``close``, which
+   took the whole queues out under that lock and so owns them) or the
+   waiter itself (timeout or interrupt: :meth:`Waiter.cancel`).
+2. A partner that sets ``done`` fills ``index``/``value``/``ok`` and calls
+   ``wake`` (a C-level ``Lock.release``) in the same ``mutex`` section,
+   with no Python call in between, so a waiter that sees ``done`` set by a
+   partner can read the result at once, and a claimed waiter is never left
+   asleep: CPython 3.11+ delivers no signal inside such a section.
 3. A sudog whose waiter is done is *stale*: it stays in its queue until its
    owner removes it or a partner skips it. Every dequeuer skips stale ones,
    so a stale sudog never takes part in a transfer.
 4. ``done`` is read without ``mutex`` only as a hint (``has_live``,
    ``live_count``): it only ever goes from False to True, so a stale False
    costs a retry in :meth:`Waiter.complete`, which decides under the mutex.
-5. Lock order: channel locks (in ``id`` order for ``select``), then a
-   waiter's ``mutex``. A waiter never holds its ``mutex`` while taking a
-   channel lock, so the order is never inverted.
+5. Lock order: owner locks (channels in ``id`` order for ``select``), then
+   a waiter's ``mutex``, then the registry's ``_parked_lock``. Nothing holds
+   a ``mutex`` while taking an owner's lock.
+6. Every sudog is recorded in ``waiter.sudogs`` *before* it is queued, so
+   :func:`block` can always undo exactly what was queued, wherever an
+   interrupt lands: it cancels the waiter first (no partner can complete it
+   afterwards), then removes each recorded sudog under its owner's lock.
+7. A parked waiter is in the registry (``_parked``) from before it parks
+   until it is back, under ``_parked_lock``: :func:`parked_count` and
+   :func:`parked` see every thread blocked in gochan and what it waits in.
 
-A future asyncio bridge replaces ``park`` with a future woken through
-``loop.call_soon_threadsafe``; nothing else here changes. ``parked_count``
-tells how many threads are parked in gochan operations, which, with
-``num_goroutine`` and ``_scheduler.pending_timers``, is what a deadlock
-detector or a fake clock needs.
+The wake strategy is the waiter's ``wake`` attribute, a callable run under
+the mutex: a thread's ``park.release`` here; a coroutine's future for the
+asyncio bridge. Nothing else in the protocol changes with it.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol, TypeVar
+
+from gochan._clock import acquire_within, now
 
 __all__ = [
+    "Notifier",
+    "Parked",
     "Sudog",
     "WaitQueue",
     "Waiter",
-    "check_timeout",
+    "block",
     "dequeue",
     "has_live",
     "live_count",
+    "parked",
     "parked_count",
+    "wake_all",
 ]
 
-_TIMEOUT_MAX = threading.TIMEOUT_MAX
+A = TypeVar("A")
 
+_get_ident = threading.get_ident
 
-# How many threads are parked in Waiter.wait right now: what a deadlock
-# detector (Go's "all goroutines are asleep") or a fake clock needs to know.
+# The waiters parked right now (invariant 7): what a deadlock detector (Go's
+# "all goroutines are asleep") or a fake clock needs to know.
 _parked_lock = threading.Lock()
-_parked = 0
+_parked: dict[Waiter, None] = {}
+
+
+class Owner(Protocol):
+    """What a sudog is queued on: it can take one of them back (under its lock)."""
+
+    def _unpark(self, sg: Sudog) -> None: ...
+
+
+class Parked(NamedTuple):
+    """One thread parked in gochan: its ident, what it waits in, on what."""
+
+    thread: int
+    reason: str
+    owners: tuple[object, ...]
 
 
 def parked_count() -> int:
-    """How many threads are parked in a channel operation or select right now.
+    """How many threads are parked in gochan right now (the timer thread not counted).
 
-    A thread counts until it is back from its park, so one a partner has
-    just completed still counts for an instant; threads waiting in
-    ``WaitGroup.wait`` (a ``threading.Condition``) are not counted. A
-    deadlock detector built on this must allow for both.
+    A thread counts from just before it parks until it is back, so one a
+    partner has just completed still counts for an instant.
     """
     with _parked_lock:
-        return _parked
+        return sum(1 for w in _parked if not w.system)
+
+
+def parked() -> list[Parked]:
+    """Who is parked in gochan now, and in what (Go's ``[chan receive]``)."""
+    with _parked_lock:
+        waiters = [w for w in _parked if not w.system]
+    return [Parked(w.thread, w.reason, tuple(sg.owner for sg in w.sudogs)) for w in waiters]
 
 
 class Waiter:
-    """One blocked operation: a thread parked until a partner completes it."""
+    """One blocked operation: a thread parked until a partner completes it.
 
-    __slots__ = ("done", "index", "mutex", "ok", "park", "value")
+    Made cheap (no locks) so that an operation decided at once costs little;
+    :meth:`arm` makes the locks when it is about to be queued or park.
+    """
 
-    def __init__(self) -> None:
-        self.mutex = threading.Lock()
-        self.park = threading.Lock()
-        self.park.acquire()  # held until a partner completes us
+    __slots__ = (
+        "armed",
+        "done",
+        "index",
+        "may_park",
+        "mutex",
+        "ok",
+        "park",
+        "reason",
+        "sudogs",
+        "system",
+        "thread",
+        "value",
+        "wake",
+    )
+
+    mutex: threading.Lock
+    park: threading.Lock
+    wake: Callable[[], object]
+
+    def __init__(self, reason: str, may_park: bool = True, system: bool = False) -> None:
+        self.reason = reason  # Go's waitReason: "chan receive", "select", ...
+        self.may_park = may_park  # False for a poll (timeout <= 0)
+        self.system = system  # the timer thread: never counted as parked
         self.done = False
-        self.index = -1
+        self.index = 0
         self.value: Any = None
-        self.ok = False
+        self.ok = True
+        self.sudogs: list[Sudog] = []
+        self.thread = 0
+        self.armed = False
+
+    def arm(self) -> None:
+        """Make the locks: ``park`` is held until a partner completes us."""
+        if not self.armed:
+            park = threading.Lock()
+            park.acquire()
+            self.park = park
+            self.wake = park.release
+            self.mutex = threading.Lock()
+            self.armed = True
+
+    def sudog(self, owner: Owner, index: int, elem: Any, send: bool = False) -> Sudog:
+        """A sudog for case ``index``, recorded before the caller queues it (inv. 6)."""
+        if not self.sudogs:
+            self.arm()
+        sg = Sudog(self, index, elem, owner, send)
+        self.sudogs.append(sg)
+        return sg
 
     def complete(self, index: int, value: Any, ok: bool) -> bool:
         """Claim the waiter for case ``index`` and wake it; False if it was done.
 
-        Called by a partner holding the lock of the channel the case waits on.
+        Called by a partner holding the lock of the owner the case waits on.
         """
         with self.mutex:
             if self.done:
@@ -102,7 +186,7 @@ class Waiter:
             self.index = index
             self.value = value
             self.ok = ok
-            self.park.release()
+            self.wake()
             return True
 
     def cancel(self) -> bool:
@@ -122,45 +206,88 @@ class Waiter:
         no partner completes it afterwards; it then propagates. If a partner
         completed it in the instant before, the operation did happen.
         """
-        global _parked
-        counted = False  # set with the increment: signals cannot split them
+        self.arm()
+        self.thread = _get_ident()
+        counted = False
         try:
             with _parked_lock:
-                _parked += 1
-                counted = True
-            if timeout is None:
-                woken = self.park.acquire()
-            elif timeout > 0:
-                woken = self.park.acquire(True, min(timeout, _TIMEOUT_MAX))
-            else:  # expired already: Lock.acquire reads -1 as "forever"
-                woken = self.park.acquire(False)
+                _parked[self] = None
+                counted = True  # in the same section: a signal cannot split them
+            woken = acquire_within(self.park, timeout)
         except BaseException:
             self.cancel()
             raise
         finally:
             if counted:
                 with _parked_lock:
-                    _parked -= 1
+                    del _parked[self]
         if woken:
             return True
         # Timed out, unless a partner completed us just now (invariant 2:
         # its result is already written when done is set).
         return not self.cancel()
 
+    def unlink(self, keep: int) -> None:
+        """Take every recorded sudog but case ``keep`` (-1: none) off its owner."""
+        for sg in self.sudogs:
+            if sg.index != keep:
+                sg.owner._unpark(sg)
+
 
 class Sudog:
-    """One case of a waiter, queued on one channel (Go's ``sudog``)."""
+    """One case of a waiter, queued on one owner (Go's ``sudog``)."""
 
-    __slots__ = ("elem", "index", "waiter")
+    __slots__ = ("elem", "index", "owner", "send", "waiter")
 
-    def __init__(self, waiter: Waiter, index: int, elem: Any) -> None:
+    def __init__(self, waiter: Waiter, index: int, elem: Any, owner: Owner, send: bool) -> None:
         self.waiter = waiter
         self.index = index
         self.elem = elem
+        self.owner = owner
+        self.send = send
+
+
+def block(
+    decide: Callable[[Waiter, A], bool], arg: A, timeout: float | None, reason: str
+) -> Waiter:
+    """The blocking protocol: decide or queue, park, and undo exactly what was queued.
+
+    ``decide(waiter, arg)``, under its owner's lock(s), either performs the
+    operation now, leaving the result in ``waiter`` (``index``, ``value``,
+    ``ok``), and returns True; or returns False, having queued sudogs made
+    by ``waiter.sudog`` if ``waiter.may_park``. Then the waiter parks until
+    a partner completes it. Returns the completed waiter; raises
+    ``TimeoutError("<reason> timed out")`` if ``timeout`` expired first (or
+    at once, for ``timeout <= 0``), with nothing left queued.
+    """
+    waiter = Waiter(reason, timeout is None or timeout > 0)
+    try:
+        try:
+            if decide(waiter, arg):
+                return waiter
+            completed = waiter.may_park and waiter.wait(timeout)
+        except BaseException:
+            # Wherever it struck once a sudog was recorded: cancel first, so
+            # no partner completes a waiter nobody will read (no phantom),
+            # then take back every sudog (invariant 6).
+            if waiter.sudogs:
+                waiter.cancel()
+                waiter.unlink(-1)
+            raise
+        if not completed:
+            waiter.unlink(-1)
+            raise TimeoutError(f"{reason} timed out")
+        if len(waiter.sudogs) > 1:  # the completed case was taken off by its partner
+            waiter.unlink(waiter.index)
+        return waiter
+    finally:
+        # Sudogs point at their waiter: drop the cycle, so what they were
+        # queued on (a timer channel) is freed by refcount, not by the GC.
+        waiter.sudogs = []
 
 
 class WaitQueue(OrderedDict["Sudog", None]):
-    """The sudogs parked on one side of a channel, oldest first (Go's ``waitq``).
+    """The sudogs parked on one side of an owner, oldest first (Go's ``waitq``).
 
     Go links them in a doubly linked list; an ``OrderedDict`` (one) gives the
     same O(1) append, pop-oldest and removal of any member, so a select
@@ -183,7 +310,7 @@ def dequeue(q: WaitQueue, value: Any, ok: bool) -> Sudog | None:
     """Pop the first live sudog of ``q`` and complete its waiter with ``value``.
 
     Stale sudogs met on the way are dropped (invariant 3). The caller holds
-    the lock of the channel that owns ``q``.
+    the lock of the owner of ``q``.
     """
     while q:
         # Complete before popping: an interrupt between the two then leaves
@@ -194,6 +321,24 @@ def dequeue(q: WaitQueue, value: Any, ok: bool) -> Sudog | None:
         if completed:
             return sg
     return None
+
+
+def wake_all(queues: tuple[WaitQueue, ...], value: Any, ok: bool) -> None:
+    """Complete every waiter of queues taken out of their owner.
+
+    The queues are in no owner any more, so an interrupt here must not
+    strand anyone: ``complete`` is idempotent, so on any exception wake
+    them all again, then let it propagate.
+    """
+    try:
+        for q in queues:
+            for sg in q:
+                sg.waiter.complete(sg.index, value, ok)
+    except BaseException:
+        for q in queues:
+            for sg in q:
+                sg.waiter.complete(sg.index, value, ok)
+        raise
 
 
 def has_live(q: WaitQueue) -> bool:
@@ -210,13 +355,72 @@ def live_count(q: WaitQueue) -> int:
     return len({id(sg.waiter) for sg in q if not sg.waiter.done})
 
 
-def check_timeout(timeout: float | None) -> float | None:
-    """Validate a ``timeout`` argument: ``None`` or a number that is not NaN."""
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        got = type(timeout).__name__
-        raise TypeError(f"timeout must be a number of seconds or None, got {got}")
-    if math.isnan(timeout):
-        raise ValueError("timeout must not be NaN")
-    return float(timeout)
+class Notifier:
+    """Waiting for a condition on a lock you own: ``threading.Condition`` on Waiters.
+
+    ``wait_for(lock, predicate, timeout)`` parks until ``predicate()``
+    (called with ``lock`` held) is true; :meth:`notify_all`, called with
+    ``lock`` held by whoever may have made it true, wakes every waiter to
+    look again. Unlike ``Condition``, an interrupt anywhere leaves nothing
+    held and nobody queued, and the waits show in :func:`parked`.
+    """
+
+    __slots__ = ("_q", "reason")
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        self._q = WaitQueue()
+
+    def notify_all(self) -> None:
+        """Wake every waiter; the caller holds the lock the waiters pass."""
+        q = self._q
+        if q:
+            self._q = WaitQueue()
+            wake_all((q,), None, True)
+
+    def _unpark(self, sg: Sudog) -> None:
+        # Called under the lock the waiters pass (see wait_for's decide).
+        self._q.discard(sg)
+
+    def wait_for(
+        self, lock: threading.Lock, predicate: Callable[[], bool], timeout: float | None
+    ) -> bool:
+        """Park until ``predicate()`` holds; its last value (False: timed out).
+
+        The deadline is computed once; every look is made with ``lock`` held.
+        """
+        deadline = None if timeout is None else now() + timeout
+
+        def decide(waiter: Waiter, _: None) -> bool:
+            with lock:
+                if predicate():
+                    return True
+                if waiter.may_park:
+                    self._q.push(waiter.sudog(_Locked(self, lock), 0, None))
+                return False
+
+        while True:
+            left = None if deadline is None else deadline - now()
+            try:
+                block(decide, None, left, self.reason)
+            except TimeoutError:
+                with lock:
+                    return predicate()
+            else:
+                with lock:
+                    if predicate():
+                        return True
+
+
+class _Locked:
+    """A :class:`Notifier` seen with the lock its waiters pass (an :class:`Owner`)."""
+
+    __slots__ = ("lock", "notifier")
+
+    def __init__(self, notifier: Notifier, lock: threading.Lock) -> None:
+        self.notifier = notifier
+        self.lock = lock
+
+    def _unpark(self, sg: Sudog) -> None:
+        with self.lock:
+            self.notifier._unpark(sg)

@@ -25,9 +25,11 @@ whose waiter is not done; stale ones are skipped, see ``_waiter``):
 Direct hand-off: a sender that finds a parked receiver completes it with the
 value and wakes it; nobody polls and nobody re-checks a shared queue.
 
-A blocked operation parks outside the lock. When it wakes, either a partner
-completed it (the operation happened) or it cancelled itself on timeout or
-interrupt (it did not); :meth:`Waiter.wait` decides which, atomically.
+A blocked operation goes through :func:`gochan._waiter.block`: it decides
+under the lock (``_decide_send``/``_decide_recv``: happen now, or queue a
+sudog) and parks outside it. When it wakes, either a partner completed it
+(the operation happened) or it cancelled itself on timeout or interrupt (it
+did not, and its sudog is taken back); the waiter decides which, atomically.
 """
 
 from __future__ import annotations
@@ -38,14 +40,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from gochan._args import count
+from gochan._args import timeout as _timeout
 from gochan._waiter import (
     Sudog,
     Waiter,
     WaitQueue,
-    check_timeout,
+    block,
     dequeue,
     has_live,
     live_count,
+    wake_all,
 )
 
 __all__ = [
@@ -104,10 +109,8 @@ class Chan(Generic[T]):
     _lazy = False
 
     def __init__(self, cap: int = 0) -> None:
-        if isinstance(cap, bool) or not isinstance(cap, int):
-            raise TypeError(f"channel capacity must be an int, got {type(cap).__name__}")
-        if cap < 0:
-            raise ValueError("makechan: size out of range")
+        if type(cap) is not int or cap < 0:
+            count(cap, "Chan: capacity", 0, go="makechan: size out of range")
         self._lock = threading.Lock()
         self._buf: deque[T] = deque()
         self._cap = cap
@@ -165,26 +168,34 @@ class Chan(Generic[T]):
         """
         self._recvq.push(sg)
 
-    def _abandon(self, sg: Sudog | None, send: bool) -> None:
-        """Undo a parking that an exception cut short (a KeyboardInterrupt, an
-        error from ``_park_recv``), wherever it struck once ``sg`` was queued.
-
-        The waiter is cancelled before its sudog is removed, so no partner
-        can complete it afterwards: an operation either happened in the
-        instant before the exception, or never will (no phantom waiter).
-        """
-        if sg is not None:
-            sg.waiter.cancel()
-            self._unpark(sg, send)
-
-    def _unpark(self, sg: Sudog, send: bool) -> None:
+    def _unpark(self, sg: Sudog) -> None:
         """Remove a cancelled or stale sudog of ours from its queue, if still there.
 
         The queue is looked up under the lock: ``close`` swaps the queues out
         and walks the old ones unlocked, so they must never be touched here.
         """
         with self._lock:
-            (self._sendq if send else self._recvq).discard(sg)
+            (self._sendq if sg.send else self._recvq).discard(sg)
+
+    # -- deciding under the lock, for block() (see gochan._waiter) ---------
+
+    def _decide_send(self, w: Waiter, value: T) -> bool:
+        with self._lock:
+            result = self._send_locked(value)
+            if result == _NOT_READY:
+                if w.may_park:
+                    self._sendq.push(w.sudog(self, 0, value, True))
+                return False
+        if result == _CLOSED:
+            raise ClosedChannelError("send on closed channel")
+        return True
+
+    def _decide_recv(self, w: Waiter, _: None) -> bool:
+        with self._lock:
+            ready, w.value, w.ok = self._recv_locked()
+            if not ready and w.may_park:
+                self._park_recv(w.sudog(self, 0, None))
+            return ready
 
     # -- public API --------------------------------------------------------
 
@@ -197,34 +208,13 @@ class Chan(Generic[T]):
         when ``timeout`` expires (nothing was sent).
         """
         if timeout is not None:
-            timeout = check_timeout(timeout)
-        sg = None
-        try:  # from the lock to the wake-up: see _abandon
-            with self._lock:
-                # Fast path: room in the buffer and nobody parked to hand it to.
-                if not self._recvq and len(self._buf) < self._cap and not self._closed:
-                    self._buf.append(value)
-                    return
-                result = self._send_locked(value)
-                if result == _NOT_READY:
-                    if timeout is not None and timeout <= 0:
-                        raise TimeoutError("send timed out")
-                    sg = Sudog(Waiter(), 0, value)
-                    self._sendq.push(sg)
-            if result == _SENT:
+            timeout = _timeout(timeout)
+        with self._lock:
+            # Fast path: room in the buffer and nobody parked to hand it to.
+            if not self._recvq and len(self._buf) < self._cap and not self._closed:
+                self._buf.append(value)
                 return
-            if result == _CLOSED:
-                raise ClosedChannelError("send on closed channel")
-            assert sg is not None  # queued, since the operation was not ready
-            waiter = sg.waiter
-            completed = waiter.wait(timeout)
-        except BaseException:
-            self._abandon(sg, True)
-            raise
-        if not completed:
-            self._unpark(sg, True)
-            raise TimeoutError("send timed out")
-        if not waiter.ok:
+        if not block(self._decide_send, value, timeout, "send").ok:
             raise ClosedChannelError("send on closed channel")
 
     def recv_ok(self, timeout: float | None = None) -> tuple[T | None, bool]:
@@ -234,33 +224,18 @@ class Chan(Generic[T]):
         Raises :class:`TimeoutError` when ``timeout`` expires (nothing was taken).
         """
         if timeout is not None:
-            timeout = check_timeout(timeout)
-        sg = None
-        try:  # from the lock to the wake-up: see _abandon
-            with self._lock:
-                ready, value, ok = self._recv_locked()
-                if not ready:
-                    if timeout is not None and timeout <= 0:
-                        raise TimeoutError("receive timed out")
-                    sg = Sudog(Waiter(), 0, None)
-                    self._park_recv(sg)
-            if ready:
-                return value, ok
-            assert sg is not None  # queued, since the operation was not ready
-            waiter = sg.waiter
-            completed = waiter.wait(timeout)
-        except BaseException:
-            self._abandon(sg, False)
-            raise
-        if not completed:
-            self._unpark(sg, False)
-            raise TimeoutError("receive timed out")
-        return waiter.value, waiter.ok
+            timeout = _timeout(timeout)
+        with self._lock:
+            ready, value, ok = self._recv_locked()
+        if ready:
+            return value, ok
+        w = block(self._decide_recv, None, timeout, "receive")
+        return w.value, w.ok
 
     def recv(self, timeout: float | None = None) -> T | None:
         """Receive (Go: ``v := <-ch``); ``None`` at once, forever, once closed and drained."""
         if timeout is not None:
-            timeout = check_timeout(timeout)
+            timeout = _timeout(timeout)
         with self._lock:
             # Fast path: a buffered value and no parked sender to refill its
             # slot (not on a lazy channel: a due tick must be handled first).
@@ -281,15 +256,9 @@ class Chan(Generic[T]):
             self._closed = True
             recvq, self._recvq = self._recvq, WaitQueue()
             sendq, self._sendq = self._sendq, WaitQueue()
-        # Nobody can enqueue on a closed channel, so the old queues are ours.
-        # Completing outside the lock keeps a thundering herd off it. They are
-        # in no queue any more, so an interrupt here must not strand them:
-        # complete is idempotent, so on any exception wake them all again.
-        try:
-            _complete_all(recvq, sendq)
-        except BaseException:
-            _complete_all(recvq, sendq)
-            raise
+        # Nobody can enqueue on a closed channel, so the old queues are ours;
+        # completing outside the lock keeps a thundering herd off it.
+        wake_all((recvq, sendq), None, False)
 
     def __iter__(self) -> Iterator[T]:
         """Receive until closed and drained (Go: ``for v := range ch``)."""
@@ -362,17 +331,13 @@ class Chan(Generic[T]):
             return n
 
 
-def _complete_all(recvq: WaitQueue, sendq: WaitQueue) -> None:
-    """Complete every waiter of a closed channel's old queues: ``(None, False)``."""
-    for q in (recvq, sendq):
-        for sg in q:
-            sg.waiter.complete(sg.index, None, False)
-
-
-def _park_forever(timeout: float | None, what: str) -> None:
+def _park_forever(timeout: float | None, reason: str) -> None:
     """Block like an operation nobody can complete: until timeout or interrupt."""
-    Waiter().wait(timeout)
-    raise TimeoutError(f"{what} timed out")
+    block(_never, None, timeout, reason)
+
+
+def _never(w: Waiter, _: None) -> bool:
+    return False
 
 
 class _NilChan(Chan[Any]):
@@ -382,11 +347,11 @@ class _NilChan(Chan[Any]):
 
     def send(self, value: Any, timeout: float | None = None) -> None:
         """Block forever (Go: send on a nil channel), or until ``timeout``."""
-        _park_forever(check_timeout(timeout), "send")
+        _park_forever(_timeout(timeout), "send")
 
     def recv_ok(self, timeout: float | None = None) -> tuple[Any, bool]:
         """Block forever (Go: receive from a nil channel), or until ``timeout``."""
-        _park_forever(check_timeout(timeout), "receive")
+        _park_forever(_timeout(timeout), "receive")
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:

@@ -18,6 +18,9 @@
    ``done`` flag makes every other sudog stale at once.
 4. After waking, remove the remaining sudogs from their channels.
 
+Steps 1-4 are :func:`gochan._waiter.block`'s protocol, with ``_decide`` as
+its decision: the same one ``send`` and ``recv`` use.
+
 ``default`` and parking are decided in steps 1-3, with every lock held, so
 "nothing was ready" holds at one instant: a poll cannot prove that, since
 a case it found not ready may have become ready before the next was tried.
@@ -36,7 +39,8 @@ import itertools
 import random
 from typing import Any, Final
 
-from gochan._waiter import Sudog, Waiter, check_timeout
+from gochan._args import timeout as _timeout
+from gochan._waiter import Waiter, block
 from gochan.chan import _CLOSED, _NOT_READY, Chan, ClosedChannelError, _NilChan, nilchan
 
 __all__ = ["default", "select"]
@@ -113,7 +117,7 @@ def _parse(cases: tuple[Any, ...]) -> tuple[list[tuple[Chan[Any] | None, int, An
 
 
 def _result(kind: int, value: Any, ok: bool) -> Any:
-    """What ``select`` returns for a case that took effect."""
+    """What ``select`` returns for a case that took effect with ``(value, ok)``."""
     if kind == _RECV:
         return value
     if kind == _RECV_OK:
@@ -123,15 +127,12 @@ def _result(kind: int, value: Any, ok: bool) -> Any:
     return None
 
 
-def _perform(ch: Chan[Any], kind: int, value: Any) -> tuple[bool, Any]:
-    """Perform a case if it is ready (lock held): ``(happened, select's result)``."""
+def _perform(ch: Chan[Any], kind: int, value: Any) -> tuple[bool, Any, bool]:
+    """Perform a case if it is ready (lock held): ``(happened, value, ok)``."""
     if kind == _SEND:
         sent = ch._send_locked(value)
-        if sent == _NOT_READY:
-            return False, None
-        return True, _result(_SEND, None, sent != _CLOSED)
-    ready, got, ok = ch._recv_locked()
-    return ready, (got if kind == _RECV else (got, ok))
+        return sent != _NOT_READY, None, sent != _CLOSED
+    return ch._recv_locked()
 
 
 # Distinct channels one select may lock at once (Go allows 65536 cases):
@@ -172,9 +173,9 @@ def _poll(parsed: list[tuple[Chan[Any] | None, int, Any]]) -> tuple[int, Any] | 
         elif not (ch._buf or ch._sendq or ch._closed or ch._lazy):
             continue
         with ch._lock:
-            happened, result = _perform(ch, kind, value)
+            happened, got, ok = _perform(ch, kind, value)
         if happened:
-            return i, result
+            return i, _result(kind, got, ok)
     return None
 
 
@@ -194,7 +195,7 @@ def select(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
     channels in one select: :class:`ValueError`.
     """
     if timeout is not None:
-        timeout = check_timeout(timeout)
+        timeout = _timeout(timeout)
     parsed, default_index = _parse(cases)
     # A non-blocking select decides at one instant, with every lock held.
     if default_index < 0 and (timeout is None or timeout > 0):
@@ -205,49 +206,30 @@ def select(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
     chans = sorted({id(c): c for c, _, _ in parsed if c is not None}.values(), key=id)
     if len(chans) > _MAX_CHANS:
         raise ValueError(f"select: too many channels ({len(chans)} > {_MAX_CHANS})")
-    if not chans and default_index < 0:
-        Waiter().wait(timeout)  # nothing can ever be ready
-        raise TimeoutError("select timed out")
+    w = block(_decide, (chans, parsed, default_index), timeout, "select")
+    return w.index, _result(parsed[w.index][1], w.value, w.ok)
 
-    sudogs: list[tuple[Chan[Any], Sudog, int]] = []  # what step 3 queued
-    completed = False
-    try:
-        picked = _locked(chans, 0, parsed, default_index, timeout, sudogs)
-        if picked is not None:
-            return picked
-        waiter = sudogs[0][1].waiter
-        completed = waiter.wait(timeout)
-    except BaseException:
-        # An interrupt anywhere after step 3 queued a sudog: cancel first, so
-        # no partner completes a waiter nobody will read (no phantom case).
-        if sudogs:
-            sudogs[0][1].waiter.cancel()
-        raise
-    finally:
-        # Step 4: the waiter is done now, so every remaining sudog is stale.
-        for ch, sg, kind in sudogs:
-            if not completed or sg.index != sg.waiter.index:
-                ch._unpark(sg, kind == _SEND)
-    if not completed:
-        raise TimeoutError("select timed out")
-    return waiter.index, _result(parsed[waiter.index][1], waiter.value, waiter.ok)
+
+_Parsed = list[tuple[Chan[Any] | None, int, Any]]
+
+
+def _decide(w: Waiter, arg: tuple[list[Chan[Any]], _Parsed, int]) -> bool:
+    """Steps 1-3 for :func:`block`: every lock taken, then perform a case or queue."""
+    chans, parsed, default_index = arg
+    return _locked(chans, 0, parsed, default_index, w)
 
 
 def _locked(
-    chans: list[Chan[Any]],
-    i: int,
-    parsed: list[tuple[Chan[Any] | None, int, Any]],
-    default_index: int,
-    timeout: float | None,
-    sudogs: list[tuple[Chan[Any], Sudog, int]],
-) -> tuple[int, Any] | None:
+    chans: list[Chan[Any]], i: int, parsed: _Parsed, default_index: int, w: Waiter
+) -> bool:
     """Steps 2 and 3 with the locks of ``chans[i:]`` taken, in order.
 
     Each lock is taken by its own ``with`` statement (hence the recursion):
     CPython 3.11+ checks for signals neither between a ``with`` lock's
     acquire and its body nor before its release, so a KeyboardInterrupt can
-    never leave one of them held. Returns the case performed, or None once
-    one sudog per case is queued in ``sudogs`` (parking is the caller's).
+    never leave one of them held. True: a case (or ``default``) was
+    performed, its index and raw result left in ``w``. False: nothing was
+    ready and, unless ``w`` is a poll, one sudog per case is queued.
     """
     left = len(chans) - i
     if left >= 8:  # eight per frame, so the recursion stays shallow
@@ -261,10 +243,10 @@ def _locked(
             chans[i + 6]._lock,
             chans[i + 7]._lock,
         ):
-            return _locked(chans, i + 8, parsed, default_index, timeout, sudogs)
+            return _locked(chans, i + 8, parsed, default_index, w)
     if left > 0:
         with chans[i]._lock:
-            return _locked(chans, i + 1, parsed, default_index, timeout, sudogs)
+            return _locked(chans, i + 1, parsed, default_index, w)
     # Step 2: perform a uniformly random ready case.
     while True:
         chosen = -1
@@ -278,24 +260,22 @@ def _locked(
             break
         c, kind, value = parsed[chosen]
         assert c is not None
-        happened, result = _perform(c, kind, value)
+        happened, w.value, w.ok = _perform(c, kind, value)
         if happened:
-            return chosen, result
+            w.index = chosen
+            return True
         # A sudog turned stale under us (completed via another channel): look again.
     if default_index >= 0:
-        return default_index, None
-    if timeout is not None and timeout <= 0:
-        raise TimeoutError("select timed out")
-    # Step 3: queue one sudog per case, all on one waiter; each is recorded
-    # in ``sudogs`` before it is queued, so the caller can always undo it.
-    waiter = Waiter()
-    for j, (c, kind, value) in enumerate(parsed):
-        if c is None:
-            continue
-        sg = Sudog(waiter, j, value)
-        sudogs.append((c, sg, kind))
-        if kind == _SEND:
-            c._sendq.push(sg)
-        else:
-            c._park_recv(sg)
-    return None
+        w.index = default_index
+        return True
+    if w.may_park:
+        # Step 3: queue one sudog per case, all on one waiter; each is
+        # recorded before it is queued, so block() can always undo it.
+        for j, (c, kind, value) in enumerate(parsed):
+            if c is None:
+                continue
+            if kind == _SEND:
+                c._sendq.push(w.sudog(c, j, value, True))
+            else:
+                c._park_recv(w.sudog(c, j, None))
+    return False

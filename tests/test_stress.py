@@ -421,10 +421,10 @@ def test_close_while_a_timed_out_receiver_unparks(monkeypatch: pytest.MonkeyPatc
     real_unpark = Chan._unpark
     real_complete = waiter_module.Waiter.complete
 
-    def unpark(self: Chan[Any], sg: Any, send: bool) -> None:
+    def unpark(self: Chan[Any], sg: Any) -> None:
         in_unpark.set()  # about to take the lock and remove its sudog
         may_remove.wait(WAIT)
-        real_unpark(self, sg, send)
+        real_unpark(self, sg)
         removed.set()
 
     def complete(self: waiter_module.Waiter, index: int, value: Any, ok: bool) -> bool:
