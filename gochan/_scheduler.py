@@ -3,8 +3,8 @@
 Go's runtime keeps timers in a heap per P and fires them from the scheduler;
 gochan keeps them in one heap served by one daemon thread (``gochan-timers``),
 started on first use, so a million ``after()`` calls start no extra threads.
-The thread sleeps on a condition until the earliest deadline; pushing an
-earlier deadline wakes it. Nothing polls.
+The thread sleeps on a :class:`~gochan._waiter.Waiter` until the earliest
+deadline; pushing an earlier deadline completes it. Nothing polls.
 
 An *entry* is one scheduled callback. A *strong* entry (:func:`schedule`)
 holds its callback until it fires or is canceled. A *weak* entry
@@ -41,10 +41,26 @@ Invariants (``_Scheduler.lock`` guards all state below):
    as it could on any lock. Finalizers must not touch timers or contexts.
 4. A callback's exception is reported through ``threading.excepthook`` and
    never stops the thread.
+5. One timer thread, always: ``ticket`` is None or the ticket of the one
+   thread that runs the heap (or is being started to). A push that finds
+   none claims a fresh ticket (``_PENDING``) in its locked section, with
+   plain stores only, and starts the thread after it; the thread turns
+   ``_PENDING`` into ``_RUNNING`` first thing, and a start that raised (the
+   thread cannot start, or an interrupt lands anywhere from the claim to
+   the end of ``Thread.start``, the stdlib's frames included) turns it into
+   ``_ABANDONED`` and clears ``ticket``, under the lock, whichever comes
+   first. An abandoned thread that runs anyway exits at once; a cleared
+   ticket is claimed again by the next push.
+6. ``sleeper`` is the Waiter the thread sleeps on (until ``sleep_until``,
+   ``inf`` for "no timer"), replaced by the thread each time it goes to
+   sleep. A push earlier than ``sleep_until`` completes it under the lock;
+   the sleeper stays in place, so if an interrupt cuts that push short
+   before the wake, the next earlier push wakes it again: the thread is
+   never left asleep past a pending deadline by a push that was cut short.
 
-After ``os.fork()`` the child gets a fresh lock and condition (the parent's
-may have been held by a thread that does not exist in the child) and the
-timer thread is restarted there if timers are pending.
+After ``os.fork()`` the child gets a fresh lock (the parent's may have been
+held by a thread that does not exist in the child) and the timer thread is
+restarted there if timers are pending.
 """
 
 from __future__ import annotations
@@ -52,22 +68,23 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import math
 import os
 import sys
 import threading
-import time
 import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from gochan._clock import now
+from gochan._waiter import Waiter
+from gochan.goroutine import _ABANDONED, _PENDING, _RUNNING, _Ticket
 
 __all__ = ["TimerHandle", "pending_timers", "schedule", "schedule_weak"]
 
 T = TypeVar("T")
 
-# Longest single sleep: Condition.wait rejects timeouts above TIMEOUT_MAX, and
-# a far deadline (after(1e12)) is simply re-waited for once an hour.
-_MAX_WAIT = min(3600.0, threading.TIMEOUT_MAX)
 # Do not bother rebuilding a heap with fewer dead entries than this.
 _MIN_PURGE = 64
 _THREAD_NAME = "gochan-timers"
@@ -126,17 +143,19 @@ class _Scheduler:
 
     def _init_sync(self) -> None:
         self.lock = threading.Lock()
-        self.cond = threading.Condition(self.lock)
-        self.thread: threading.Thread | None = None
+        # The timer thread's ticket (invariant 5): None, or the one thread
+        # that runs (or is being started to run) the heap.
+        self.ticket: _Ticket | None = None
+        # The timer thread's sleep, while it sleeps: whoever pushes an
+        # earlier deadline completes it to wake the thread (invariant 6).
+        self.sleeper: Waiter | None = None
+        self.sleep_until = math.inf  # what the sleeper sleeps until
 
     def after_fork_in_child(self) -> None:
         """Fresh synchronisation for the child; restart the thread if needed."""
         self._init_sync()
-        with self.lock:
-            self.absorb_deaths()
-            self.rebuild()
-            if self.heap:
-                self.start_thread()
+        if self.heap:
+            self.push(now(), _nothing, None)  # starts the thread
 
     # -- called with self.lock held ------------------------------------
 
@@ -163,10 +182,19 @@ class _Scheduler:
         heapq.heapify(self.heap)
         self.garbage = 0
 
-    def start_thread(self) -> None:
-        thread = threading.Thread(target=self.run, name=_THREAD_NAME, daemon=True)
+    def start_thread(self, ticket: _Ticket) -> None:
+        """Start the thread ``ticket`` was claimed for; lock *not* held."""
+        thread = threading.Thread(target=self.run, args=(ticket,), name=_THREAD_NAME,
+                                  daemon=True)
         thread.start()
-        self.thread = thread
+
+    def abandon(self, ticket: _Ticket) -> None:
+        """Undo a start that raised, unless its thread runs already (invariant 5)."""
+        with self.lock:
+            if ticket.state == _PENDING:
+                ticket.state = _ABANDONED
+                if self.ticket is ticket:
+                    self.ticket = None
 
     # -- operations that take the lock ------------------------------------
 
@@ -176,15 +204,33 @@ class _Scheduler:
         if target is not None:
             entry.ref = _Ref(target, self.deaths.append)
             entry.ref.entry = entry
-        with self.lock:
-            self.absorb_deaths()
-            self.maybe_purge()
-            item = (when, next(self.seq), entry)
-            heapq.heappush(self.heap, item)
-            if self.thread is None:
-                self.start_thread()
-            elif self.heap[0] is item:
-                self.cond.notify()
+        # A ticket for the thread, should none run (an unlocked hint; the
+        # claim below decides). Made out here so that claiming it is plain
+        # stores, with no call a signal could strike between them.
+        fresh = _Ticket() if self.ticket is None else None
+        try:
+            with self.lock:
+                self.absorb_deaths()
+                self.maybe_purge()
+                heapq.heappush(self.heap, (when, next(self.seq), entry))
+                if self.ticket is None and fresh is not None:
+                    fresh.state = _PENDING
+                    self.ticket = fresh
+                else:
+                    fresh = None
+                sleeper = self.sleeper
+                if sleeper is not None and when < self.sleep_until:
+                    # Earlier than the thread sleeps for: wake it (inv. 6).
+                    # It stays the sleeper until the thread replaces it, so
+                    # a wake cut short by an interrupt is redone next push.
+                    self.sleep_until = when
+                    sleeper.complete(0, None, True)
+            if fresh is not None:
+                self.start_thread(fresh)
+        except BaseException:
+            if fresh is not None:
+                self.abandon(fresh)
+            raise
         return TimerHandle(entry)
 
     def cancel(self, entry: _Entry) -> bool:
@@ -210,44 +256,59 @@ class _Scheduler:
                 if e.callback is not None and (e.ref is None or e.ref() is not None)
             )
 
-    def run(self) -> None:
+    def run(self, ticket: _Ticket) -> None:
         """The timer thread: fire each entry once its deadline has passed."""
-        lock = self.lock
-        with lock:
-            while True:
-                self.absorb_deaths()
-                heap = self.heap
-                while heap and heap[0][2].callback is None:
-                    heapq.heappop(heap)
-                    self.garbage -= 1
-                if not heap:
-                    self.cond.wait()
-                    continue
-                delay = heap[0][0] - time.monotonic()
-                if delay > 0:
-                    self.cond.wait(min(delay, _MAX_WAIT))
-                    continue
+        with self.lock:
+            if ticket.state != _PENDING:
+                return  # abandoned: the thread that started us raised
+            ticket.state = _RUNNING
+        while True:
+            with self.lock:
+                callback, target, sleeper, delay = self.next_due()
+            if sleeper is not None:
+                sleeper.wait(delay)  # woken early by an earlier push
+                continue
+            try:
+                if target is None:
+                    callback()
+                else:
+                    callback(target)
+            except BaseException as exc:  # reported, see invariant 4
+                _report(exc)
+            finally:
+                # Drop the references before sleeping, or a fired timer's
+                # target would live until the next deadline.
+                del callback, target
+
+    def next_due(self) -> tuple[Any, Any, Waiter | None, float | None]:
+        """Pop the next due entry, or set up a sleep until it is due (lock held).
+
+        Returns ``(callback, target, None, None)`` for an entry to run, or
+        ``(None, None, sleeper, delay)`` to sleep (``delay`` None: no timer).
+        """
+        while True:
+            self.absorb_deaths()
+            heap = self.heap
+            while heap and heap[0][2].callback is None:
+                heapq.heappop(heap)
+                self.garbage -= 1
+            delay = None if not heap else heap[0][0] - now()
+            if delay is not None and delay <= 0:
                 entry = heapq.heappop(heap)[2]
                 callback, ref = entry.callback, entry.ref
                 entry.unpend()
-                assert callback is not None
                 target = None if ref is None else ref()
                 if ref is not None and target is None:
                     continue  # the target died; its noted death is skipped
-                del ref
-                lock.release()
-                try:
-                    if target is None:
-                        callback()
-                    else:
-                        callback(target)
-                except BaseException as exc:  # reported, see invariant 4
-                    _report(exc)
-                finally:
-                    # Drop the references before sleeping, or a fired
-                    # timer's target would live until the next deadline.
-                    del callback, target
-                    lock.acquire()
+                return callback, target, None, None
+            sleeper = self.sleeper = Waiter("timer sleep", system=True)
+            sleeper.arm()
+            self.sleep_until = math.inf if delay is None else heap[0][0]
+            return None, None, sleeper, delay
+
+
+def _nothing() -> None:
+    """A callback that does nothing (restarts the thread after a fork)."""
 
 
 def _report(exc: BaseException) -> None:
@@ -267,7 +328,7 @@ if hasattr(os, "register_at_fork"):
 
 
 def schedule(when: float, callback: Callable[[], object]) -> TimerHandle:
-    """Run ``callback()`` on the timer thread once ``time.monotonic() >= when``.
+    """Run ``callback()`` on the timer thread once ``_clock.now() >= when``.
 
     A past ``when`` runs it as soon as the thread gets to it. The callback
     must be quick and must not block: every timer shares the thread. Its

@@ -382,6 +382,10 @@ class Notifier:
         # Called under the lock the waiters pass (see wait_for's decide).
         self._q.discard(sg)
 
+    def waiting(self) -> int:
+        """How many threads wait now; the caller holds the lock they pass."""
+        return live_count(self._q)
+
     def wait_for(
         self, lock: threading.Lock, predicate: Callable[[], bool], timeout: float | None
     ) -> bool:

@@ -36,7 +36,9 @@ relies on the GIL):
   not covered.
 - Every removal from ``_running`` is followed, under the same lock, by
   ``_exited.notify_all()``, so a waiter in :func:`_wait_for_exit` re-checks
-  its predicate after every exit and never needs to poll.
+  its predicate after every exit and never needs to poll. ``_exited`` is a
+  :class:`~gochan._waiter.Notifier`: an interrupted leak check leaves
+  nothing held and nobody queued.
 - An exception raised by the function is not caught here: it propagates out
   of the thread's ``run`` and :mod:`threading` reports it through
   :func:`threading.excepthook`, as for any thread. The goroutine has already
@@ -47,16 +49,17 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from collections.abc import Callable, Collection
 from typing import ParamSpec
+
+from gochan._waiter import Notifier
 
 __all__ = ["go", "num_goroutine"]
 
 P = ParamSpec("P")
 
 _lock = threading.Lock()
-_exited = threading.Condition(_lock)
+_exited = Notifier("goroutine exit")
 _running: set[threading.Thread] = set()
 _ids = itertools.count(1)
 
@@ -155,20 +158,15 @@ def _wait_for_exit(
 ) -> list[threading.Thread]:
     """Wait until every running goroutine is in ``ignore``, at most ``timeout`` seconds.
 
-    Blocks on ``_exited`` (notified on every goroutine exit), never polls; the
+    Parks on ``_exited`` (notified on every goroutine exit), never polls; the
     deadline is computed once. Returns the goroutines not in ``ignore`` that
     are still running when it returns, sorted by name (empty on success).
     """
-    deadline = None if timeout is None else time.monotonic() + timeout
-    with _lock:
-        while True:
-            leftover = [t for t in _running if t not in ignore]
-            if not leftover:
-                return []
-            if deadline is None:
-                _exited.wait()
-                continue
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return sorted(leftover, key=lambda t: t.name)
-            _exited.wait(remaining)
+    leftover: list[threading.Thread] = []
+
+    def all_exited() -> bool:  # called with _lock held
+        leftover[:] = [t for t in _running if t not in ignore]
+        return not leftover
+
+    _exited.wait_for(_lock, all_exited, timeout)
+    return sorted(leftover, key=lambda t: t.name)

@@ -115,7 +115,6 @@ import itertools
 import logging
 import signal
 import threading
-import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable
@@ -123,6 +122,10 @@ from dataclasses import dataclass, replace
 from typing import Any, Final, Generic, TypeVar
 
 from gochan import context
+from gochan._args import count
+from gochan._args import timeout as _timeout
+from gochan._clock import now
+from gochan._waiter import Notifier
 from gochan.chan import Chan, ClosedChannelError, RecvChan, nilchan
 from gochan.context import Canceled, Context, DeadlineExceeded
 from gochan.goroutine import go
@@ -310,14 +313,6 @@ def _format_exception(error: BaseException) -> str:
     return "".join(traceback.format_exception(type(error), error, error.__traceback__))
 
 
-def _check_count(value: object, what: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"Pool: {what} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"Pool: {what} must be >= {minimum}, got {value}")
-    return value
-
-
 class Pool(Generic[P, R]):
     """``workers`` goroutines running ``handler(ctx, job)`` for jobs from a bounded queue.
 
@@ -355,15 +350,16 @@ class Pool(Generic[P, R]):
     ) -> None:
         if not callable(handler):
             raise TypeError(f"Pool: handler must be callable, got {type(handler).__name__}")
-        self._workers = _check_count(workers, "workers", 1)
-        self._queue_size = _check_count(queue_size, "queue_size", 0)
-        _check_count(max_failures, "max_failures", 0)
+        self._workers = count(workers, "Pool: workers", 1)
+        self._queue_size = count(queue_size, "Pool: queue_size", 0)
+        count(max_failures, "Pool: max_failures", 0)
+        job_timeout = _timeout(job_timeout, "Pool: job_timeout")
         if job_timeout is not None and not job_timeout > 0:
             raise ValueError(f"Pool: job_timeout must be positive or None, got {job_timeout!r}")
         self._handler = handler
         self._job_timeout = job_timeout
         self.name = name
-        self._shutdown_timeout = shutdown_timeout
+        self._shutdown_timeout = _timeout(shutdown_timeout, "Pool: shutdown_timeout")
 
         self._results: Chan[Result[R]] | None
         self._own_results = results is True
@@ -378,7 +374,7 @@ class Pool(Generic[P, R]):
 
         self._lock = threading.Lock()
         # Notified, once closing, whenever ``pending`` drops (see shutdown).
-        self._settled = threading.Condition(self._lock)
+        self._settled = Notifier("Pool.shutdown")
         # The counters (invariant 1); ``_ended`` counts jobs by outcome.
         self._submitted = 0
         self._started = 0
@@ -516,7 +512,7 @@ class Pool(Generic[P, R]):
         parent = self._root if job.ctx is None else job.ctx
         deadline = job.deadline
         if self._job_timeout is not None:
-            limit = time.monotonic() + self._job_timeout
+            limit = now() + self._job_timeout
             deadline = limit if deadline is None or limit < deadline else deadline
         if job.ctx is not None:
             d, ok = job.ctx.deadline()
@@ -597,7 +593,7 @@ class Pool(Generic[P, R]):
             else:
                 outcome = Outcome.FAILED
         else:
-            if deadline is not None and time.monotonic() > deadline:
+            if deadline is not None and now() > deadline:
                 outcome = Outcome.TIMED_OUT
                 error = ctx.err() or DeadlineExceeded()
         finally:
@@ -720,7 +716,7 @@ class Pool(Generic[P, R]):
         listed in the report's ``running``). May be called again, e.g. with
         ``cancel=True`` or a longer timeout; each call returns a new report.
         """
-        start = time.monotonic()
+        start = now()
         with self._lock:
             first = not self._closing
             self._closing = True
@@ -741,10 +737,9 @@ class Pool(Generic[P, R]):
         # pending is a submit about to fail and be taken back, or a job a
         # worker took an instant ago and is about to count: both happen at
         # once, so wait for them (briefly, bounded) to make the report exact.
+        self._settled.wait_for(self._lock, self._none_pending_locked, _SETTLE_TIMEOUT)
         with self._lock:
-            self._settled.wait_for(self._none_pending_locked, _SETTLE_TIMEOUT)
-            return self._report_locked(completed, forced or self._hard,
-                                       time.monotonic() - start)
+            return self._report_locked(completed, forced or self._hard, now() - start)
 
     def _none_pending_locked(self) -> bool:
         # <=, not ==: after an interrupted submit whose job did get in,

@@ -23,9 +23,11 @@ there is no second lock, since the channel calls into the timer under it):
    (so the channel's invariant 1 holds), else into the buffer; dropped when
    the buffer is full (a ticker's slow receiver) or the channel closed.
    Whoever observes the channel delivers a due value first: a receive
-   (``_recv_locked``), ``select``'s readiness test (``_recv_ready``),
-   ``len`` and ``statistics``, and the scheduler's firing (``_fire``). So
-   an expired timer looks exactly as if it had fired on time.
+   (``_recv_locked``), ``select``'s readiness test (``_recv_ready``) and
+   the scheduler's firing (``_fire``). So an expired timer looks exactly
+   as if it had fired on time. ``len``, ``cap`` and ``statistics`` show no
+   buffer at all (0, as Go 1.23 reports for its synchronous timer
+   channels): the one-value buffer is how delivery works, not an API.
 3. ``_handle`` is None or the handle of a weak heap entry for the current
    ``_when``; it is cleared (canceled) by every delivery and by
    ``_stop_timer``. While armed, a live receiver parked in ``recvq``
@@ -60,12 +62,12 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 
+from gochan._args import seconds
+from gochan._clock import now as _monotonic
 from gochan._scheduler import TimerHandle, schedule, schedule_weak
 from gochan._waiter import Sudog, WaitQueue, has_live
 from gochan.chan import Chan, ChanStatistics, nilchan
@@ -73,22 +75,9 @@ from gochan.goroutine import go
 
 __all__ = ["Ticker", "Timer", "after", "after_func", "tick"]
 
-_monotonic = time.monotonic
-
-
-def _duration(seconds: object, what: str) -> float:
-    """Validate a duration in seconds: any real number but NaN (and not a bool)."""
-    kind = type(seconds)
-    # Exactly float or int first (a bool is neither), sparing the slower ABC
-    # check in the common case.
-    if not (kind is float or kind is int) and (
-        kind is bool or not isinstance(seconds, numbers.Real)
-    ):
-        raise TypeError(f"{what}: duration must be a number of seconds, got {kind.__name__}")
-    d = float(seconds)  # type: ignore[arg-type]  # a Real converts to float
-    if d != d:
-        raise ValueError(f"{what}: duration is NaN")
-    return d
+def _duration(value: object, what: str) -> float:
+    """A duration in seconds (see :mod:`gochan._args`); ``what`` names the caller."""
+    return seconds(value, f"{what}: duration")
 
 
 # Go's smallest duration: a shorter positive period would make the next-tick
@@ -204,21 +193,21 @@ class _TimerChan(Chan[float]):
             if self._armed and self._when <= (now := _monotonic()):
                 self._deliver(now)
 
-    # -- observation delivers a due value first (invariant 2) ------------
+    # -- Go 1.23: a timer channel looks unbuffered ---------------------------
 
     def __len__(self) -> int:
-        """Values buffered now (Go: ``len(ch)``), counting an expired timer's value."""
-        with self._lock:
-            if self._armed and self._when <= (now := _monotonic()):
-                self._deliver(now)
-            return len(self._buf)
+        """Always 0, as Go 1.23 reports for a timer's channel (``len(t.C)``)."""
+        return 0
+
+    @property
+    def cap(self) -> int:
+        """Always 0, as Go 1.23 reports for a timer's channel (``cap(t.C)``)."""
+        return 0
 
     def statistics(self) -> ChanStatistics:
-        """A snapshot, counting an expired timer's value as buffered."""
-        with self._lock:
-            if self._armed and self._when <= (now := _monotonic()):
-                self._deliver(now)
-        return super().statistics()
+        """A snapshot; like ``len`` and ``cap``, it shows no buffer."""
+        s = super().statistics()
+        return ChanStatistics(0, 0, s.closed, s.waiting_senders, s.waiting_receivers)
 
 
 class _FuncTimer:
@@ -278,10 +267,11 @@ class Timer:
 
     Go: ``time.NewTimer`` (Go 1.23+ semantics). The value is the
     ``time.monotonic()`` instant the timer was due (never later than its
-    delivery). Any duration is valid; a non-positive one has expired when
-    the constructor returns. ``len(t.c)`` is 1 from expiry until the value
-    is received (Go 1.23 reports 0 for timer channels). A Timer that nobody
-    references any more is garbage, even before it fires.
+    delivery). Any duration is valid (any real number of seconds); a
+    non-positive one has expired when the constructor returns, an infinite
+    or huge one (``10**400``) never fires. ``len(t.c)`` and ``t.c.cap`` are
+    0, as in Go 1.23. A Timer that nobody references any more is garbage,
+    even before it fires.
     """
 
     __slots__ = ("__weakref__", "_c", "_f")

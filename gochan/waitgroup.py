@@ -1,7 +1,9 @@
 """WaitGroup: wait for a collection of goroutines to finish (Go: ``sync.WaitGroup``).
 
-One lock, one Condition sharing it, and short methods of the same shape as
-:mod:`queue`: check, wait with a deadline computed once, act, notify.
+One lock and one :class:`~gochan._waiter.Notifier` (a Condition built on
+gochan's Waiters: interrupt-safe, and visible to ``parked()``), with short
+methods of the same shape as :mod:`queue`: check, wait with a deadline
+computed once, act, notify.
 
 Invariants (every field is guarded by ``_lock``):
 
@@ -13,8 +15,8 @@ Invariants (every field is guarded by ``_lock``):
   saw a non-zero count is thus released by the transition to zero it was
   waiting for, even if another ``add`` makes the count positive again before
   the waiter gets the lock back (no lost wake-up, and the group is reusable).
-- ``_waiters`` is the number of threads parked in ``wait`` (kept exact even
-  when a wait is interrupted by ``KeyboardInterrupt``, via ``finally``).
+  An interrupted ``wait`` takes its sudog back (``block``'s protocol), so
+  nothing is left queued and the group stays usable by every thread.
 - Each :meth:`go` counts its task exactly once and calls :meth:`done` for it
   exactly once, even when :func:`~gochan.go` raises though the goroutine
   runs (an interrupt just after ``Thread.start``). A ticket (the states of
@@ -39,6 +41,8 @@ import threading
 from collections.abc import Callable
 from typing import ParamSpec
 
+from gochan._args import timeout as _timeout
+from gochan._waiter import Notifier
 from gochan.goroutine import _ABANDONED, _PENDING, _RUNNING, _require_callable, _Ticket, go
 
 __all__ = ["WaitGroup"]
@@ -57,10 +61,9 @@ class WaitGroup:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._zero = threading.Condition(self._lock)
+        self._zero = Notifier("sync.WaitGroup.Wait")
         self._count = 0
         self._generation = 0
-        self._waiters = 0
 
     def add(self, delta: int = 1) -> None:
         """Add ``delta`` (may be negative) to the counter; at zero, release every waiter.
@@ -92,16 +95,15 @@ class WaitGroup:
         ``KeyboardInterrupt`` interrupts the wait and leaves the group
         consistent.
         """
+        if timeout is not None:
+            timeout = _timeout(timeout)
         with self._lock:
             if self._count == 0:
                 return True
             generation = self._generation
-            self._waiters += 1
-            try:
-                # Condition.wait_for computes its deadline once (monotonic).
-                return self._zero.wait_for(lambda: self._generation != generation, timeout)
-            finally:
-                self._waiters -= 1
+        return self._zero.wait_for(
+            self._lock, lambda: self._generation != generation, timeout
+        )
 
     def go(self, fn: Callable[P, object], /, *args: P.args, **kwargs: P.kwargs) -> None:
         """Run ``fn(*args, **kwargs)`` in a goroutine counted by this group.
@@ -148,8 +150,8 @@ class WaitGroup:
     def _waiting(self) -> int:
         """Threads parked in :meth:`wait` now (for tests)."""
         with self._lock:
-            return self._waiters
+            return self._zero.waiting()
 
     def __repr__(self) -> str:
         with self._lock:
-            return f"<WaitGroup count={self._count} waiters={self._waiters}>"
+            return f"<WaitGroup count={self._count} waiters={self._zero.waiting()}>"

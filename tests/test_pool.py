@@ -26,6 +26,7 @@ import pytest
 from gochan import Chan, ClosedChannelError, _context_signal, go, num_goroutine
 from gochan import context as gocontext
 from gochan import pool as gopool
+from gochan._waiter import Notifier
 from gochan.context import Canceled, Context, DeadlineExceeded
 from gochan.pool import (
     Job,
@@ -664,16 +665,18 @@ def test_a_job_drained_by_a_timed_out_shutdown_gets_its_result_as_the_workers_ex
     assert (final.stats.succeeded, final.stats.canceled) == (1, 1)
 
 
-class _WatchedCondition(threading.Condition):
-    """A Condition that says when a thread starts waiting on it."""
+class _WatchedNotifier(Notifier):
+    """A Notifier that says when a thread starts waiting on it."""
 
-    def __init__(self, lock: Any) -> None:
-        super().__init__(lock)
-        self.waiting = threading.Event()
+    def __init__(self) -> None:
+        super().__init__("Pool.shutdown")
+        self.started = threading.Event()
 
-    def wait_for(self, predicate: Callable[[], Any], timeout: float | None = None) -> Any:
-        self.waiting.set()
-        return super().wait_for(predicate, timeout)
+    def wait_for(
+        self, lock: threading.Lock, predicate: Callable[[], bool], timeout: float | None
+    ) -> bool:
+        self.started.set()
+        return super().wait_for(lock, predicate, timeout)
 
 
 def test_a_drain_wakes_a_concurrent_shutdown_waiting_for_the_counts_to_settle(
@@ -685,7 +688,7 @@ def test_a_drain_wakes_a_concurrent_shutdown_waiting_for_the_counts_to_settle(
     monkeypatch.setattr(gopool, "_SETTLE_TIMEOUT", 2 * WAIT)
     gate = Gate()  # ignores its context: both shutdowns time out
     p: Pool[int, Any] = Pool(gate, workers=1, queue_size=4)
-    settled = _WatchedCondition(p._lock)
+    settled = _WatchedNotifier()
     monkeypatch.setattr(p, "_settled", settled)
     p.submit(0, id="running")
     gate.wait_started()
@@ -695,7 +698,7 @@ def test_a_drain_wakes_a_concurrent_shutdown_waiting_for_the_counts_to_settle(
     def take_then_wait(ch: Chan[Any], timeout: float | None = None) -> tuple[Any, bool]:
         got = recv_ok(ch, timeout)
         if ch is p._jobs and got[1]:  # the drain took the queued job
-            assert settled.waiting.wait(WAIT), "the other shutdown never waited"
+            assert settled.started.wait(WAIT), "the other shutdown never waited"
         return got
 
     monkeypatch.setattr(Chan, "recv_ok", take_then_wait)
