@@ -46,6 +46,16 @@ Invariants (every function in gochan that queues or completes keeps them):
 7. A parked waiter is in the registry (``_parked``) from before it parks
    until it is back, under ``_parked_lock``: :func:`parked_count` and
    :func:`parked` see every thread blocked in gochan and what it waits in.
+8. Wake-up chains (:func:`wake_all`): a *claimed* waiter is done with its
+   result written but not yet woken; ``woken`` records, under ``mutex``,
+   that ``wake`` was called, so each waiter is woken exactly once. Every
+   claimed waiter is woken: the claimer links them (``next``) before it
+   wakes the first, each waiter passes the wake on to its ``next`` when it
+   leaves ``wait`` (first thing in its ``finally``, in a ``with`` section
+   no signal can enter) and when :meth:`Waiter.cancel` finds it claimed
+   (it then waits for its own wake first), and an exception in the
+   claimer wakes every claimed waiter directly. So an interrupt, in the
+   claimer or in any waiter, never stalls the chain.
 
 The wake strategy is the waiter's ``wake`` attribute, a callable run under
 the mutex: a thread's ``park.release`` here; a coroutine's future for the
@@ -126,10 +136,12 @@ class Waiter:
 
     __slots__ = (
         "armed",
+        "canceled",
         "done",
         "index",
         "may_park",
         "mutex",
+        "next",
         "ok",
         "park",
         "reason",
@@ -138,6 +150,7 @@ class Waiter:
         "thread",
         "value",
         "wake",
+        "woken",
     )
 
     mutex: threading.Lock
@@ -149,12 +162,15 @@ class Waiter:
         self.may_park = may_park  # False for a poll (timeout <= 0)
         self.system = system  # the timer thread: never counted as parked
         self.done = False
+        self.canceled = False  # done by cancel(), not by a partner
         self.index = 0
         self.value: Any = None
         self.ok = True
         self.sudogs: list[Sudog] = []
         self.thread = 0
         self.armed = False
+        self.woken = False  # wake() was called (under mutex)
+        self.next: Waiter | None = None  # the next of a wake-up chain (inv. 8)
 
     def arm(self) -> None:
         """Make the locks: ``park`` is held until a partner completes us."""
@@ -186,16 +202,51 @@ class Waiter:
             self.index = index
             self.value = value
             self.ok = ok
+            self.woken = True
             self.wake()
             return True
 
-    def cancel(self) -> bool:
-        """Claim the waiter for itself (timeout, interrupt); False if a partner did."""
+    def claim(self, index: int, value: Any, ok: bool, claimed: list[Waiter]) -> None:
+        """Complete without waking, appended to ``claimed`` for a wake-up chain.
+
+        The append is in the claim's section, so a claimed waiter is always
+        in ``claimed`` (invariant 8).
+        """
         with self.mutex:
-            if self.done:
-                return False
-            self.done = True
-            return True
+            if not self.done:
+                self.done = True
+                self.index = index
+                self.value = value
+                self.ok = ok
+                claimed.append(self)
+
+    def wake_once(self) -> None:
+        """Wake a claimed waiter unless it was woken already."""
+        with self.mutex:
+            if not self.woken:
+                self.woken = True
+                self.wake()
+
+    def cancel(self) -> bool:
+        """Claim the waiter for itself (timeout, interrupt); False if a partner did.
+
+        Idempotent: a second call answers as the first did. If a partner did, its wake may still be on the way (a chain): wait
+        for it and pass the chain on, so nobody behind us is stranded.
+        """
+        with self.mutex:
+            if not self.done:
+                self.done = True
+                self.canceled = True
+                return True
+            if self.canceled:  # a second call: still ours
+                return True
+            woken = self.woken
+        if not woken:
+            self.park.acquire()  # a claimed waiter is always woken (inv. 8)
+        nxt = self.next
+        if nxt is not None:
+            nxt.wake_once()
+        return False
 
     def wait(self, timeout: float | None) -> bool:
         """Park until completed; True if a partner completed the operation.
@@ -218,13 +269,21 @@ class Waiter:
             self.cancel()
             raise
         finally:
+            # Pass a wake-up chain on first, with no call before the
+            # section, so no interrupt can come between (invariant 8).
+            nxt = self.next
+            if nxt is not None:
+                with nxt.mutex:
+                    if not nxt.woken:
+                        nxt.woken = True
+                        nxt.wake()
             if counted:
                 with _parked_lock:
                     del _parked[self]
         if woken:
             return True
         # Timed out, unless a partner completed us just now (invariant 2:
-        # its result is already written when done is set).
+        # its result is written when done is set).
         return not self.cancel()
 
     def unlink(self, keep: int) -> None:
@@ -324,18 +383,29 @@ def dequeue(q: WaitQueue, value: Any, ok: bool) -> Sudog | None:
 
 
 def wake_all(queues: tuple[WaitQueue, ...], value: Any, ok: bool) -> None:
-    """Complete every waiter of queues taken out of their owner.
+    """Complete every waiter of queues taken out of their owner, as a chain.
 
-    The queues are in no owner any more, so an interrupt here must not
-    strand anyone: ``complete`` is idempotent, so on any exception wake
-    them all again, then let it propagate.
+    Waking a thousand threads at once makes them fight over the
+    interpreter; so every waiter is claimed (completed, not woken), the
+    claimed ones are linked, and only the first is woken: each woken
+    waiter wakes the next (invariant 8). The queues are in no owner any
+    more, so an exception here must not strand anyone: it wakes every
+    claimed waiter directly (``wake_once`` is idempotent), completes the
+    rest, and propagates.
     """
+    claimed: list[Waiter] = []
     try:
         for q in queues:
             for sg in q:
-                sg.waiter.complete(sg.index, value, ok)
+                sg.waiter.claim(sg.index, value, ok, claimed)
+        for i in range(1, len(claimed)):
+            claimed[i - 1].next = claimed[i]
+        if claimed:
+            claimed[0].wake_once()
     except BaseException:
-        for q in queues:
+        for w in claimed:
+            w.wake_once()
+        for q in queues:  # and those not claimed yet: complete and wake them
             for sg in q:
                 sg.waiter.complete(sg.index, value, ok)
         raise

@@ -146,27 +146,64 @@ class Boom(BaseException):
     """An interrupt injected at a chosen point, as a signal would raise it."""
 
 
-def test_interrupted_close_still_wakes_every_waiter(monkeypatch: pytest.MonkeyPatch) -> None:
-    # close() takes the queues out and then wakes their waiters: an interrupt
-    # in between must not strand the ones not woken yet (they are in no queue).
+@pytest.mark.parametrize("strike", [1, 2, 5])
+def test_interrupted_close_still_wakes_every_waiter(
+    monkeypatch: pytest.MonkeyPatch, strike: int
+) -> None:
+    # close() takes the queues out and then claims their waiters for a
+    # wake-up chain: an interrupt in between must not strand the ones not
+    # claimed or not woken yet (they are in no queue).
     ch = Chan[int]()
     threads = [start(ch.recv) for _ in range(5)]
     wait_parked(ch, receivers=5)
-    real = waiter_module.Waiter.complete
+    real = waiter_module.Waiter.claim
     calls = 0
 
-    def complete(self: waiter_module.Waiter, index: int, value: Any, ok: bool) -> bool:
+    def claim(self: waiter_module.Waiter, *args: Any) -> None:
         nonlocal calls
         calls += 1
-        if calls == 2:
+        if calls == strike:
             raise Boom
-        return real(self, index, value, ok)
+        real(self, *args)
 
-    monkeypatch.setattr(waiter_module.Waiter, "complete", complete)
+    monkeypatch.setattr(waiter_module.Waiter, "claim", claim)
     with pytest.raises(Boom):
         ch.close()
     join(*threads)
     assert ch.statistics().closed
+
+
+def test_interrupted_chain_link_still_wakes_every_waiter(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every waiter claimed, the interrupt strikes as the first is woken: the
+    # others must still wake (directly, since the chain may not have started).
+    ch = Chan[int]()
+    threads = [start(ch.recv) for _ in range(5)]
+    wait_parked(ch, receivers=5)
+    real = waiter_module.Waiter.wake_once
+    fired = False
+
+    def wake_once(self: waiter_module.Waiter) -> None:
+        nonlocal fired
+        if not fired:
+            fired = True
+            raise Boom
+        real(self)
+
+    monkeypatch.setattr(waiter_module.Waiter, "wake_once", wake_once)
+    with pytest.raises(Boom):
+        ch.close()
+    join(*threads)
+
+
+def test_close_wakes_a_thousand_waiters_as_a_chain_each_exactly_once() -> None:
+    ch = Chan[int]()
+    got: Chan[tuple[int | None, bool]] = Chan(1000)
+    threads = [start(lambda: got.send(ch.recv_ok(timeout=WAIT))) for _ in range(1000)]
+    wait_parked(ch, receivers=1000, timeout=4 * WAIT)
+    ch.close()
+    join(*threads, timeout=4 * WAIT)
+    assert [got.recv(timeout=0) for _ in range(1000)] == [(None, False)] * 1000
+    assert len(got) == 0
 
 
 def test_interrupted_hand_off_leaves_the_partner_parked_not_stranded(
