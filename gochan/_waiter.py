@@ -230,8 +230,9 @@ class Waiter:
     def cancel(self) -> bool:
         """Claim the waiter for itself (timeout, interrupt); False if a partner did.
 
-        Idempotent: a second call answers as the first did. If a partner did, its wake may still be on the way (a chain): wait
-        for it and pass the chain on, so nobody behind us is stranded.
+        Idempotent: a second call answers as the first did. If a partner
+        did, its wake may still be on the way (a chain): wait for it and
+        pass the chain on, so nobody behind us is stranded.
         """
         with self.mutex:
             if not self.done:
