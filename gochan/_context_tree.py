@@ -16,7 +16,9 @@ can see it; nothing relies on the GIL):
    never asked for, set to the shared closed channel) and ``_cause`` is set.
    The close comes after ``_err`` is set, so whoever sees ``done()`` closed
    and then asks ``err()`` (which waits for that section) finds it set; a
-   canceled node never gains a child.
+   canceled node never gains a child. ``cause()`` reads ``_cause`` and
+   ``_err`` in one section too, so it sees the cancel wholly or not at all:
+   ``None`` before, the cause after, never ``err()`` in place of a cause.
 2. A node is *settled* once it, its whole subtree and its after-cancel hook
    are done; ``_settled`` then never changes and ``_children`` is ``None``.
    A node leaves its parent's ``_children`` only once settled: it is added
@@ -591,8 +593,14 @@ def cause(ctx: Context) -> BaseException | None:
     if isinstance(cc, _CancelCtx):
         with cc._mu:
             c = cc._cause
+            err = cc._err
+        if (ctx._base if isinstance(ctx, _ValueCtx) else ctx) is cc:
+            # ctx.err() is cc's: read with the cause in one section, so a
+            # cancel cannot land between the two reads (invariant 1).
+            return err if c is None else c
         if c is not None:
             return c
+    # A foreign context (or one between ctx and cc) says what its err() is.
     return ctx.err()
 
 
