@@ -8,10 +8,16 @@ read atomically), so a round that hits the race fails the test.
 
 from __future__ import annotations
 
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
+
 import pytest
 
 from gochan import context
-from gochan._context_tree import _CancelCtx
+from gochan._context_tree import _DEADLINE_EXCEEDED, _CancelCtx, _TimerCtx
 
 WAIT = 5.0  # bound on every wait that should succeed
 
@@ -45,3 +51,123 @@ def test_cause_is_read_at_one_moment(monkeypatch: pytest.MonkeyPatch, wrapped: b
     monkeypatch.undo()
     cancel(why)
     assert context.cause(ctx) is why
+
+
+# -- racing cancels: the first one wins for the whole subtree -------------------
+
+ROUNDS = 300
+CHILDREN = 200
+
+
+@pytest.fixture
+def fast_switching() -> Iterator[None]:
+    """Make the GIL change hands often, so that racing threads interleave."""
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(saved)
+
+
+def race(*fns: Callable[[], object]) -> None:
+    """Run ``fns`` at once, one thread each, released together by a barrier."""
+    barrier = threading.Barrier(len(fns), timeout=WAIT)
+    errors: list[BaseException] = []
+
+    def body(fn: Callable[[], object]) -> None:
+        try:
+            barrier.wait()
+            fn()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=body, args=(fn,)) for fn in fns]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT)
+        assert not t.is_alive(), "a racing thread is stuck"
+    assert not errors, errors
+
+
+def test_racing_causes_give_every_child_the_parents_cause(fast_switching: None) -> None:
+    for _ in range(ROUNDS):
+        parent, cancel = context.with_cancel_cause(context.background())
+        children = [context.with_cancel(parent).ctx for _ in range(CHILDREN)]
+        x, y = X(), Y()
+        race(partial(cancel, x), partial(cancel, y))
+        won = context.cause(parent)
+        assert won is x or won is y
+        assert all(context.cause(c) is won for c in children)
+        assert all(type(c.err()) is context.Canceled for c in children)
+
+
+def test_deadline_racing_a_cancel_gives_children_the_parents_err(
+    fast_switching: None,
+) -> None:
+    for _ in range(ROUNDS):
+        parent, cancel = context.with_timeout(context.background(), 3600)
+        assert isinstance(parent, _TimerCtx)
+        children = [context.with_cancel(parent).ctx for _ in range(CHILDREN)]
+
+        def expire(parent: _TimerCtx = parent) -> None:
+            parent._cancel(True, _DEADLINE_EXCEEDED, None)  # what its timer runs
+
+        race(expire, cancel)
+        won = type(parent.err())
+        assert won in (context.Canceled, context.DeadlineExceeded)
+        assert all(type(c.err()) is won for c in children)
+        assert all(type(context.cause(c)) is won for c in children)
+        assert all(c.err() is not parent.err() for c in children)  # own copies
+
+
+def test_racing_causes_reach_grandchildren_too(fast_switching: None) -> None:
+    for _ in range(ROUNDS // 3):
+        parent, cancel = context.with_cancel_cause(context.background())
+        below = []
+        for _ in range(CHILDREN // 10):
+            child = context.with_cancel(parent).ctx
+            below += [child, *(context.with_cancel(child).ctx for _ in range(9))]
+        x, y = X(), Y()
+        race(partial(cancel, x), partial(cancel, y))
+        won = context.cause(parent)
+        assert all(context.cause(c) is won for c in below)
+
+
+class Interrupt(BaseException):
+    """Stands for a KeyboardInterrupt striking a cancel walk."""
+
+
+def test_a_walk_resuming_an_interrupted_one_hands_down_the_first_cause(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parent, cancel = context.with_cancel_cause(context.background())
+    mid = context.with_cancel(parent).ctx
+    victim = context.with_cancel(mid).ctx
+    below = [context.with_cancel(victim).ctx for _ in range(3)]
+    real_enter = _CancelCtx._enter
+    faults = [victim]
+
+    def enter(self: _CancelCtx, err: BaseException, cause: BaseException | None) -> Any:
+        if self in faults:
+            faults.remove(self)
+            raise Interrupt  # the first walk stops here
+        return real_enter(self, err, cause)
+
+    monkeypatch.setattr(_CancelCtx, "_enter", enter)
+    x = X()
+    with pytest.raises(Interrupt):
+        cancel(x)
+    assert context.cause(mid) is x and victim.err() is None
+    cancel(Y())  # a no-op for the causes; it finishes the first walk's job
+    assert all(context.cause(c) is x for c in [parent, mid, victim, *below])
+
+
+def test_a_child_made_after_the_cancel_gets_the_parents_cause() -> None:
+    parent, cancel = context.with_cancel_cause(context.background())
+    why = X()
+    cancel(why)
+    cancel(Y())  # a no-op
+    child = context.with_cancel(parent).ctx
+    assert context.cause(child) is why
+    assert type(child.err()) is context.Canceled
+    assert child.err() is not parent.err()  # each node owns its err object
