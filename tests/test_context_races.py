@@ -8,6 +8,8 @@ read atomically), so a round that hits the race fails the test.
 
 from __future__ import annotations
 
+import queue
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -16,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from gochan import context
+from gochan import _context_signal, context
 from gochan._context_tree import _DEADLINE_EXCEEDED, _CancelCtx, _TimerCtx
+from tests.storm import InterruptStorm, needs_storm
 
 WAIT = 5.0  # bound on every wait that should succeed
 
@@ -171,3 +174,136 @@ def test_a_child_made_after_the_cancel_gets_the_parents_cause() -> None:
     assert context.cause(child) is why
     assert type(child.err()) is context.Canceled
     assert child.err() is not parent.err()  # each node owns its err object
+
+
+# -- notify_context: stops in any order -------------------------------------------
+
+SIG = signal.SIGUSR1
+
+
+@pytest.fixture
+def original() -> Iterator[queue.SimpleQueue[int]]:
+    """A handler of the test's own on SIGUSR1; yields the queue it puts signals in."""
+    got: queue.SimpleQueue[int] = queue.SimpleQueue()
+
+    def handler(signum: int, frame: Any) -> None:
+        got.put(signum)  # reentrant: safe in a signal handler
+
+    saved = signal.signal(SIG, handler)
+    yield got
+    signal.signal(SIG, saved)
+
+
+def wait_done(ctx: context.Context) -> None:
+    assert ctx.done().recv_ok(timeout=WAIT) == (None, False), "never canceled"
+
+
+def assert_original_gets_the_signal(got: queue.SimpleQueue[int]) -> None:
+    signal.raise_signal(SIG)
+    assert got.get(timeout=WAIT) == SIG
+
+
+@pytest.fixture
+def stops() -> Iterator[list[Callable[[], None]]]:
+    """``stop`` functions to call at the end, even if the test fails (idempotent)."""
+    fns: list[Callable[[], None]] = []
+    yield fns
+    for stop in reversed(fns):
+        stop()
+
+
+def notify(stops: list[Callable[[], None]], *sigs: int) -> context.ContextStop:
+    pair = context.notify_context(context.background(), *sigs)
+    stops.append(pair.stop)
+    return pair
+
+
+@pytest.mark.parametrize("first", [0, 1], ids=["creation-order", "reverse-order"])
+def test_notify_contexts_stopped_in_any_order(
+    original: queue.SimpleQueue[int], stops: list[Callable[[], None]], first: int
+) -> None:
+    mine = signal.getsignal(SIG)
+    pairs = [notify(stops, SIG), notify(stops, SIG)]
+    (gone_ctx, gone_stop), (kept_ctx, kept_stop) = pairs[first], pairs[1 - first]
+    gone_stop()
+    assert isinstance(gone_ctx.err(), context.Canceled)
+    assert kept_ctx.err() is None
+    assert signal.getsignal(SIG) is not mine  # the other one still catches it
+    signal.raise_signal(SIG)
+    wait_done(kept_ctx)  # ... and is canceled by it
+    assert original.empty()
+    kept_stop()
+    assert signal.getsignal(SIG) is mine
+    assert_original_gets_the_signal(original)
+
+
+def test_one_signal_cancels_every_notify_context_for_it(
+    original: queue.SimpleQueue[int], stops: list[Callable[[], None]]
+) -> None:
+    outer, stop_outer = notify(stops, SIG)
+    handler = signal.getsignal(SIG)
+    inner, stop_inner = notify(stops, SIG, signal.SIGUSR2)
+    assert signal.getsignal(SIG) is handler  # one handler per signal
+    signal.raise_signal(SIG)
+    wait_done(inner)
+    wait_done(outer)
+    stop_inner()
+    stop_outer()
+    assert original.empty()
+    assert_original_gets_the_signal(original)
+
+
+def test_stop_is_idempotent_and_leaves_the_others_registered(
+    original: queue.SimpleQueue[int], stops: list[Callable[[], None]]
+) -> None:
+    a, stop_a = notify(stops, SIG)
+    b, stop_b = notify(stops, SIG)
+    stop_a()
+    stop_a()  # a second stop withdraws nothing more
+    assert isinstance(a.err(), context.Canceled)
+    signal.raise_signal(SIG)
+    wait_done(b)
+    stop_b()
+    assert_original_gets_the_signal(original)
+
+
+def test_a_failed_notify_context_leaves_the_others_registered(
+    original: queue.SimpleQueue[int], stops: list[Callable[[], None]]
+) -> None:
+    kept, stop = notify(stops, SIG)
+    with pytest.raises((OSError, ValueError)):
+        context.notify_context(context.background(), SIG, signal.SIGKILL)
+    signal.raise_signal(SIG)
+    wait_done(kept)
+    stop()
+    assert_original_gets_the_signal(original)
+
+
+def test_notify_context_from_a_handler_interrupting_the_registry_raises(
+    original: queue.SimpleQueue[int],
+) -> None:
+    # Only the main thread takes the registry's lock: held when the main
+    # thread asks for it, it is held by the very code a signal interrupted.
+    # Waiting would deadlock; the call fails instead.
+    mine = signal.getsignal(SIG)
+    with _context_signal._lock, pytest.raises(RuntimeError, match="signal handler"):
+        context.notify_context(context.background(), SIG)
+    assert signal.getsignal(SIG) is mine
+
+
+@needs_storm
+def test_stops_cut_short_by_interrupts_are_finished_by_the_next_stop(
+    original: queue.SimpleQueue[int], stops: list[Callable[[], None]]
+) -> None:
+    mine = signal.getsignal(SIG)
+    with InterruptStorm() as storm:
+        for i in range(300):
+            pairs = [notify(stops, SIG, signal.SIGUSR2) for _ in range(3)]
+            for _, stop in pairs[i % 3 :] + pairs[: i % 3]:  # each one first in turn
+                storm.run(stop)
+            for _, stop in pairs:
+                stop()  # finishes what an interrupt cut short
+            assert signal.getsignal(SIG) is mine
+            assert not _context_signal._queues and not _context_signal._originals
+    assert storm.count > 0, "the storm never struck a stop"
+    assert_original_gets_the_signal(original)
