@@ -10,7 +10,8 @@ could wait forever on its own thread. The same goes for ``threading.Event``
 (its ``set`` takes a Condition's lock in Python code) and for the timer
 thread's ``schedule`` (takes the scheduler's lock).
 
-So the handler does exactly one thing: ``queue.SimpleQueue.put(signum)``.
+So the handler does exactly one thing: ``queue.SimpleQueue.put(signum)``,
+into the queue of each context registered for the signal (below).
 ``SimpleQueue`` is implemented in C and documented as reentrant: a ``put``
 may interrupt another ``put`` or ``get`` in the same thread without deadlock
 or corruption, which is what it is for (signal handlers, ``__del__``). A
@@ -18,18 +19,43 @@ relay goroutine, started by :func:`notify_context`, blocks in ``get()`` and
 cancels the context on its own thread, where taking locks is ordinary. The
 handler takes no lock at all, so no interleaving can deadlock it.
 
+Which contexts a signal reaches (Go: ``signal.Notify``/``signal.Stop``).
+One process-wide registry: ``_queues[signum]`` holds the queue of every
+``notify_context`` for ``signum`` not yet stopped; ``_originals[signum]``
+the handler to put back when the last of them stops. One gochan handler,
+``_handler``, is installed for every registered signal and puts the
+signal number into each of those queues. So contexts may be stopped in
+any order: ``stop`` withdraws only its own registration, the others keep
+receiving the signal, and the original handler comes back with the last.
+
 Invariants:
 
-- The relay exits once the context is done, for whatever reason: the
-  context's after-cancel hook puts a wake-up ``None`` into the queue, so a
-  context canceled by its parent or by ``stop()`` leaves no goroutine. Cost:
-  one goroutine per live ``notify_context``, as in Go.
-- ``_Stop._previous`` (guarded by its lock) holds the handlers still to
-  restore, last installed last. ``stop()`` restores them one at a time
-  under that lock, each before it is dropped, so the first ``stop()`` to
-  finish restores every handler exactly once and a later ``stop()`` never
-  clobbers handlers installed since. One cut short by an interrupt leaves
-  the rest (at worst one already restored) to the next ``stop()``.
+1. ``_originals``, ``_queues`` and each ``_Stop._pending`` change only under
+   ``_lock``, in the main thread (where ``signal.signal`` works). The handler
+   reads ``_queues`` with no lock: it is never mutated, each change binds a
+   new dict of tuples, so the handler sees one whole snapshot. As only the
+   main thread takes ``_lock``, finding it held means we are in a signal
+   handler that interrupted the main thread inside it: ``RuntimeError``
+   then, rather than a deadlock or a half-done change seen half-done.
+2. A registration is published in ``_queues`` before ``_handler`` is
+   installed for its signal, and the last one is withdrawn only after the
+   original handler is back: a signal is never caught by ``_handler`` with
+   no queue to put it in (in between it goes to the original handler, as
+   before the first ``notify_context`` or after the last ``stop``).
+3. ``_originals[signum]`` is recorded before ``_handler`` is installed, and
+   dropped only after it is restored. It is restored only if ``_handler`` is
+   still the one installed, so a handler installed since is never
+   clobbered; if one was, the next ``notify_context`` for that signal saves
+   it as the one to restore and installs ``_handler`` again.
+4. Each step is idempotent and ``_Stop._pending`` drops a signal only once
+   withdrawn, so a ``stop()`` (or a failed ``notify_context``'s undo) cut
+   short by an interrupt leaves the rest to the next ``stop()``.
+5. The relay exits once the context is done, for whatever reason: the
+   context's after-cancel hook puts a wake-up ``None`` into the queue, so a
+   context canceled by its parent or by ``stop()`` leaves no goroutine. Cost:
+   one goroutine per live ``notify_context``, as in Go. Until ``stop()`` the
+   registration stays (as in Go): signals still reach the queue of a context
+   already canceled, one unread int each.
 """
 
 from __future__ import annotations
@@ -101,40 +127,103 @@ def _require_main_thread(what: str) -> None:
         )
 
 
+# The registry (see the module invariants). Guarded by _lock, which only the
+# main thread takes; _handler reads _queues without it.
+_lock = threading.Lock()
+_originals: dict[int, _Handler] = {}
+_queues: dict[int, tuple[queue.SimpleQueue[int | None], ...]] = {}
+
+
+def _handler(signum: int, frame: FrameType | None) -> None:
+    """The one handler of every registered signal: takes no lock, see the module docstring."""
+    for q in _queues.get(signum, ()):
+        q.put(signum)  # reentrant
+
+
+def _check_not_reentered(what: str) -> None:
+    """``RuntimeError`` if a signal handler interrupted the main thread inside ``_lock``."""
+    if _lock.locked():  # only the main thread takes it: it is we who hold it
+        raise RuntimeError(f"{what} called from a signal handler during notify_context or stop")
+
+
+def _publish(signum: int, qs: tuple[queue.SimpleQueue[int | None], ...]) -> None:
+    """Bind a new ``_queues`` with ``qs`` for ``signum``; ``_lock`` held."""
+    global _queues
+    new = dict(_queues)
+    if qs:
+        new[signum] = qs
+    else:
+        new.pop(signum, None)
+    _queues = new
+
+
+def _subscribe(q: queue.SimpleQueue[int | None], signum: int) -> None:
+    """Register ``q`` for ``signum``, installing ``_handler`` if need be; ``_lock`` held.
+
+    Raises as ``signal.getsignal``/``signal.signal`` do for an invalid
+    signal; ``_withdraw`` then undoes what was done.
+    """
+    qs = _queues.get(signum, ())
+    if q not in qs:
+        _publish(signum, (*qs, q))  # before the handler: invariant 2
+    current = signal.getsignal(signum)
+    if current is not _handler:
+        _originals[signum] = current  # before installing: invariant 3
+        signal.signal(signum, _handler)
+
+
+def _withdraw(q: queue.SimpleQueue[int | None], signum: int) -> None:
+    """Withdraw ``q``'s registration for ``signum``; idempotent; ``_lock`` held.
+
+    The last one for ``signum`` puts the original handler back first
+    (invariants 2, 3).
+    """
+    qs = _queues.get(signum, ())
+    rest = tuple(x for x in qs if x is not q)
+    if not rest and signum in _originals:
+        if signal.getsignal(signum) is _handler:  # never clobber one installed since
+            original = _originals[signum]
+            # None: the original was not installed from Python; the default
+            # is the closest we can restore.
+            signal.signal(signum, signal.SIG_DFL if original is None else original)
+        del _originals[signum]
+    if len(rest) != len(qs):
+        _publish(signum, rest)
+
+
+def _withdraw_all(q: queue.SimpleQueue[int | None], pending: list[int]) -> None:
+    """Withdraw ``q`` from each signal in ``pending``, last first, emptying it.
+
+    Each is dropped only once withdrawn, so an interrupted call leaves the
+    rest to the next one.
+    """
+    with _lock:
+        while pending:
+            _withdraw(q, pending[-1])
+            pending.pop()
+
+
 class _Stop:
     """The ``stop`` function of :func:`notify_context`."""
 
-    __slots__ = ("_ctx", "_lock", "_previous")
+    __slots__ = ("_ctx", "_pending")
 
-    def __init__(self, ctx: _SignalCtx, previous: list[tuple[int, _Handler]]) -> None:
+    def __init__(self, ctx: _SignalCtx, pending: list[int]) -> None:
         self._ctx = ctx
-        self._lock = threading.Lock()
-        self._previous = previous
+        self._pending = pending  # signals still registered; guarded by _lock
 
     def __call__(self) -> None:
-        """Restore the previous handlers (first call only) and cancel the context.
+        """Withdraw this context's registration (first call only) and cancel it.
 
-        Go: the ``stop`` returned by ``signal.NotifyContext``. Outside the
-        main thread: ``ValueError``, and nothing is changed.
+        Go: the ``stop`` returned by ``signal.NotifyContext``. Other
+        ``notify_context`` for the same signals keep receiving them; the
+        last one stopped puts back the handler from before the first.
+        Outside the main thread: ``ValueError``, and nothing is changed.
         """
         _require_main_thread("notify_context's stop")
-        with self._lock:
-            _restore(self._previous)
+        _check_not_reentered("notify_context's stop")
+        _withdraw_all(self._ctx._queue, self._pending)
         self._ctx._cancel(True, _CANCELED, None)
-
-
-def _restore(previous: list[tuple[int, _Handler]]) -> None:
-    """Put back saved handlers, last installed first, emptying ``previous``.
-
-    Each is dropped only once restored, so an interrupted call leaves the
-    rest for the next one (restoring one twice is harmless).
-    """
-    while previous:
-        signum, handler = previous[-1]
-        # None: the old handler was not installed from Python; the default
-        # is the closest we can restore.
-        signal.signal(signum, signal.SIG_DFL if handler is None else handler)
-        previous.pop()
 
 
 def notify_context(parent: Context, *signals: int) -> ContextStop:
@@ -143,11 +232,14 @@ def notify_context(parent: Context, *signals: int) -> ContextStop:
     Go: ``signal.NotifyContext``. With no ``signals``, ``SIGINT`` and
     ``SIGTERM`` (Go takes every signal; catching all of them is rarely what a
     Python program wants). Until ``stop()`` the signals are caught: a second
-    Ctrl-C does not raise :class:`KeyboardInterrupt`; ``stop()`` restores the
-    previous handlers and cancels ``ctx``. Call both from the main thread
-    (``signal.signal`` works only there): elsewhere ``ValueError``, with
-    nothing installed or changed. An invalid signal raises as
-    ``signal.signal`` does, after undoing what was installed.
+    Ctrl-C does not raise :class:`KeyboardInterrupt`. A signal reaches every
+    ``notify_context`` registered for it, and ``stop()`` withdraws only its
+    own (in any order); once every one for a signal is stopped, the handler
+    from before the first is back. ``stop()`` also cancels ``ctx``. Call
+    both from the main thread (``signal.signal`` works only there):
+    elsewhere ``ValueError``, with nothing installed or changed. An invalid
+    signal raises as ``signal.signal`` does, after undoing what was
+    installed.
 
     The handler never cancels in place (that could deadlock, see the module
     docstring); a relay goroutine does it, within microseconds.
@@ -158,25 +250,20 @@ def notify_context(parent: Context, *signals: int) -> ContextStop:
     for s in sigs:
         if isinstance(s, bool) or not isinstance(s, int):
             raise TypeError(f"notify_context: signals must be ints, got {type(s).__name__}")
+    _check_not_reentered("notify_context")
 
     q: queue.SimpleQueue[int | None] = queue.SimpleQueue()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        q.put(signum)  # reentrant, lock-free for us: see the module docstring
-
-    previous: list[tuple[int, _Handler]] = []
-    try:
-        for s in sigs:
-            previous.append((s, signal.signal(s, handler)))
-    except BaseException:
-        _restore(previous)
-        raise
     ctx = _SignalCtx(parent, q)
+    pending: list[int] = []
     try:
+        with _lock:
+            for signum in dict.fromkeys(int(x) for x in sigs):  # each once, in order
+                pending.append(signum)  # first: the undo covers a half-done subscribe
+                _subscribe(q, signum)
         go(_relay, q, ctx)
         propagate(ctx, parent)
     except BaseException:
-        _restore(previous)
+        _withdraw_all(q, pending)
         ctx._cancel(True, _CANCELED, None)  # wakes the relay, if it started
         raise
-    return ContextStop(ctx, _Stop(ctx, previous))
+    return ContextStop(ctx, _Stop(ctx, pending))

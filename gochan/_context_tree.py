@@ -14,9 +14,13 @@ can see it; nothing relies on the GIL):
 1. ``_err`` goes from ``None`` to an exception exactly once and never changes
    again. In that same critical section (``_enter``) ``_done`` is closed (or,
    never asked for, set to the shared closed channel) and ``_cause`` is set.
+   The first cancel to enter a node decides both; a later one changes
+   neither (Go: a second cancel is a no-op).
    The close comes after ``_err`` is set, so whoever sees ``done()`` closed
    and then asks ``err()`` (which waits for that section) finds it set; a
-   canceled node never gains a child.
+   canceled node never gains a child. ``cause()`` reads ``_cause`` and
+   ``_err`` in one section too, so it sees the cancel wholly or not at all:
+   ``None`` before, the cause after, never ``err()`` in place of a cause.
 2. A node is *settled* once it, its whole subtree and its after-cancel hook
    are done; ``_settled`` then never changes and ``_children`` is ``None``.
    A node leaves its parent's ``_children`` only once settled: it is added
@@ -43,11 +47,20 @@ can see it; nothing relies on the GIL):
    idempotent) instead of trusting the other walk to finish. Go gets the
    same guarantee by holding ``c.mu`` while canceling children; holding a
    whole path of locks is what an interrupt could leave held, so we don't.
+   What a walk hands a node's children is the err and cause recorded on
+   that node (``_enter`` returns them), never the walk's own arguments: a
+   racing or resumed walk, or a deadline racing a ``cancel()``, then
+   cancels every descendant as the first cancel of the node did, so the
+   first cancel of a context wins for its whole subtree, as in Go. A child
+   registered after its parent's cancel gets the same from ``_register``.
+   (A descendant canceled on its own before -- its own ``cancel`` or
+   deadline -- keeps what it had, and hands that to its children.)
 5. Interrupts: a walk cut short by an exception (an interrupt, a
    ``MemoryError``, an error closing a done channel) leaves every node it
    did not settle in its parent's ``_children``, canceled or not, so the
    next cancel of that node or of any ancestor -- a ``with`` block's exit,
-   a retried ``cancel()`` -- finishes the job. Until then a node may be
+   a retried ``cancel()`` -- finishes the job, with the err and cause the
+   interrupted walk had recorded (invariant 4). Until then a node may be
    canceled (``err()`` set) with its done channel still open.
 6. After-cancel hooks (``_after_cancel``: drop the timer entry, start an
    ``after_func`` goroutine, wake a ``notify_context`` relay) run with no
@@ -77,8 +90,9 @@ can see it; nothing relies on the GIL):
 8. Each node owns its ``err()`` object: a new ``Canceled`` or
    ``DeadlineExceeded`` is made per node (raising one never touches another
    context's traceback); ``err()`` then returns that same object every call.
-   ``_cause`` is shared, as in Go; ``None`` there means "no cause given" and
-   ``cause()`` falls back to ``err()``.
+   A child canceled by its parent gets a copy of the parent's (same type and
+   message). ``_cause`` is shared, as in Go; ``None`` there means "no cause
+   given" and ``cause()`` falls back to ``err()``.
 
 Cost: a node is one lock and a few slots; its done channel is made only when
 asked for. Deadlines are entries in the one shared timer thread
@@ -92,7 +106,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from gochan._scheduler import TimerHandle, _report, schedule
 from gochan.chan import Chan, ClosedChannelError, RecvChan, nilchan
@@ -168,6 +182,10 @@ def _copy_err(err: BaseException) -> BaseException:
 # Templates passed down a cancel walk; every node copies them (never escape).
 _CANCELED = Canceled()
 _DEADLINE_EXCEEDED = DeadlineExceeded()
+
+# What ``_enter`` leaves to do: the children to walk, and the err and cause
+# recorded on the entered node, which its children get (invariant 4).
+_Entered = tuple[list["_CancelCtx"], BaseException, "BaseException | None"]
 
 # A closed channel shared by every node canceled before ``done()`` was asked.
 _closed: Chan[None] = Chan()
@@ -290,14 +308,14 @@ class _CancelCtx(_Ctx):
         self._err = _copy_err(err)  # may raise (MemoryError): then nothing changed
         self._cause = cause
 
-    def _enter(
-        self, err: BaseException, cause: BaseException | None
-    ) -> list[_CancelCtx] | None:
+    def _enter(self, err: BaseException, cause: BaseException | None) -> _Entered | None:
         """Cancel this node unless it is, and say what is left to do (invariants 1, 4).
 
         ``None``: nothing, the node is settled (now or before). Otherwise the
-        children still to walk, after which the caller runs ``_settle``.
-        Idempotent, so a walk cut short can be redone (invariant 5).
+        children still to walk, after which the caller runs ``_settle``, and
+        what they get: the err and cause recorded on this node, which are
+        ``err``/``cause`` only if this call canceled it. Idempotent, so a
+        walk cut short can be redone (invariant 5).
         """
         with self._mu:
             if self._settled:
@@ -313,10 +331,10 @@ class _CancelCtx(_Ctx):
                 except ClosedChannelError:
                     pass  # closed by an earlier visit, or by hand: closed anyway
             children = self._children
-            if children:
-                return list(children)
-            if self._has_hook:
-                return []
+            if children or self._has_hook:
+                # Recorded by this call or by the first cancel (invariant 1).
+                recorded = cast(BaseException, self._err)
+                return (list(children) if children else []), recorded, self._cause
             self._settled = True  # a plain leaf: settled in one section
             self._children = None
             return None
@@ -350,8 +368,8 @@ class _CancelCtx(_Ctx):
         lock between steps (invariants 3 and 4), so a chain of any depth is
         fine and an interrupt leaves nothing held.
         """
-        children = self._enter(err, cause)
-        interrupt = None if children is None else self._walk(children, err, cause)
+        entered = self._enter(err, cause)
+        interrupt = None if entered is None else self._walk(*entered)
         if interrupt is not None:
             raise interrupt  # unsettled, so not detached: the next cancel finishes
         if remove_from_parent:
@@ -362,18 +380,21 @@ class _CancelCtx(_Ctx):
     ) -> BaseException | None:
         """The walk of ``_cancel`` below this entered node; settles it last.
 
-        Returns the first interrupt that struck a hook. The other hooks still
-        run, but from then on no node is marked settled (an ancestor of the
-        struck node must not be), leaving them all to the next cancel.
+        ``err`` and ``cause`` are those recorded on this node; each child is
+        canceled with its parent's recorded ones (invariant 4). Returns the
+        first interrupt that struck a hook. The other hooks still run, but
+        from then on no node is marked settled (an ancestor of the struck
+        node must not be), leaving them all to the next cancel.
         """
         interrupt = None
-        stack = [(self, iter(children))]
+        stack = [(self, iter(children), err, cause)]
         while stack:
-            node, it = stack[-1]
+            node, it, node_err, node_cause = stack[-1]
             for child in it:
-                grandchildren = child._enter(err, cause)
-                if grandchildren is not None:
-                    stack.append((child, iter(grandchildren)))
+                entered = child._enter(node_err, node_cause)
+                if entered is not None:
+                    grandchildren, child_err, child_cause = entered
+                    stack.append((child, iter(grandchildren), child_err, child_cause))
                     break
             else:
                 stack.pop()
@@ -591,8 +612,14 @@ def cause(ctx: Context) -> BaseException | None:
     if isinstance(cc, _CancelCtx):
         with cc._mu:
             c = cc._cause
+            err = cc._err
+        if (ctx._base if isinstance(ctx, _ValueCtx) else ctx) is cc:
+            # ctx.err() is cc's: read with the cause in one section, so a
+            # cancel cannot land between the two reads (invariant 1).
+            return err if c is None else c
         if c is not None:
             return c
+    # A foreign context (or one between ctx and cc) says what its err() is.
     return ctx.err()
 
 
