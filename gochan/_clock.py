@@ -1,9 +1,11 @@
 """The one clock: every time gochan reads, and every timed park.
 
-No other module reads ``time.monotonic()`` or sleeps: they call :func:`now`
-and park through :func:`acquire_within`. So a fake clock (Go's synctest
-bubble) replaces this module alone, and every deadline in gochan -- timers,
-contexts, timeouts, the pool's job limits -- moves with it.
+No other module reads ``time.monotonic()`` or sleeps: they call
+``_clock.now()`` and park through ``_clock.acquire_within()``, always
+through the module (never ``from gochan._clock import now``). So a fake
+clock (Go's synctest bubble) replaces these two functions alone, and every
+deadline in gochan -- timers, contexts, timeouts, the pool's job limits --
+moves with it.
 
 Times are ``float`` seconds on the monotonic clock. A timeout of ``None``
 or ``inf`` (or one too long for the OS, above ``threading.TIMEOUT_MAX``,

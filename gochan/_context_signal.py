@@ -68,6 +68,7 @@ from types import FrameType, TracebackType
 from typing import Any, NamedTuple
 
 from gochan._context_tree import _CANCELED, Context, _CancelCtx, check_parent, propagate
+from gochan._waiter import Waiter
 from gochan.goroutine import go
 
 __all__ = ["ContextStop", "notify_context"]
@@ -113,9 +114,39 @@ class _SignalCtx(_CancelCtx):
         self._queue.put(None)  # idempotent enough: a second None is never read
 
 
+class _QueuePark:
+    """A waiter's park that is the relay's queue: the handler's ``put`` wakes it.
+
+    The handler cannot complete a Waiter (that takes its mutex), but it can
+    ``put`` into the reentrant queue; parking the relay's Waiter on the
+    queue keeps the handler lock-free and the relay visible in
+    ``gochan._waiter.parked()``.
+    """
+
+    __slots__ = ("item", "queue")
+
+    def __init__(self, q: queue.SimpleQueue[int | None]) -> None:
+        self.queue = q
+        self.item: int | None = None
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        try:
+            self.item = self.queue.get(blocking, None if timeout < 0 else timeout)
+        except queue.Empty:
+            return False
+        return True
+
+    def release(self) -> None:
+        self.queue.put(None)
+
+
 def _relay(q: queue.SimpleQueue[int | None], ctx: _SignalCtx) -> None:
     """The goroutine that turns a queued signal into a cancel, off the handler."""
-    if q.get() is not None:  # a signal number; None: the context is done already
+    park = _QueuePark(q)
+    waiter = Waiter("signal.NotifyContext")
+    waiter.arm(park)
+    waiter.wait(None)
+    if park.item is not None:  # a signal number; None: the context is done already
         ctx._cancel(True, _CANCELED, None)
 
 

@@ -103,7 +103,6 @@ parent costs a goroutine that waits on both ``done()`` channels (as Go's
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol, cast, runtime_checkable
@@ -587,18 +586,6 @@ def check_parent(parent: object) -> None:
                 f"parent must be a Context (with done/err/deadline/value), "
                 f"got {type(parent).__name__}"
             )
-
-
-def check_when(value: object, what: str) -> float:
-    """A time in seconds as a float: ``TypeError`` if not a number, ``ValueError`` if NaN."""
-    if type(value) is float and value == value:  # the common case, not NaN
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"context: {what} must be a number of seconds, got {type(value).__name__}")
-    when = float(value)
-    if math.isnan(when):
-        raise ValueError(f"context: {what} must not be NaN")
-    return when
 
 
 def cause(ctx: Context) -> BaseException | None:

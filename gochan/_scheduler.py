@@ -77,7 +77,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from gochan._clock import now
+from gochan import _clock
 from gochan._waiter import Waiter
 from gochan.goroutine import _ABANDONED, _PENDING, _RUNNING, _Ticket
 
@@ -155,7 +155,7 @@ class _Scheduler:
         """Fresh synchronisation for the child; restart the thread if needed."""
         self._init_sync()
         if self.heap:
-            self.push(now(), _nothing, None)  # starts the thread
+            self.push(_clock.now(), _nothing, None)  # starts the thread
 
     # -- called with self.lock held ------------------------------------
 
@@ -292,7 +292,7 @@ class _Scheduler:
             while heap and heap[0][2].callback is None:
                 heapq.heappop(heap)
                 self.garbage -= 1
-            delay = None if not heap else heap[0][0] - now()
+            delay = None if not heap else heap[0][0] - _clock.now()
             if delay is not None and delay <= 0:
                 entry = heapq.heappop(heap)[2]
                 callback, ref = entry.callback, entry.ref

@@ -69,7 +69,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol, TypeVar
 
-from gochan._clock import acquire_within, now
+from gochan import _clock
 
 __all__ = [
     "Notifier",
@@ -100,6 +100,14 @@ class Owner(Protocol):
     """What a sudog is queued on: it can take one of them back (under its lock)."""
 
     def _unpark(self, sg: Sudog) -> None: ...
+
+
+class Park(Protocol):
+    """What a waiter parks on: a held ``threading.Lock``, or a stand-in."""
+
+    def acquire(self, blocking: bool = ..., timeout: float = ...) -> bool: ...
+
+    def release(self) -> None: ...
 
 
 class Parked(NamedTuple):
@@ -154,7 +162,7 @@ class Waiter:
     )
 
     mutex: threading.Lock
-    park: threading.Lock
+    park: Park
     wake: Callable[[], object]
 
     def __init__(self, reason: str, may_park: bool = True, system: bool = False) -> None:
@@ -172,11 +180,16 @@ class Waiter:
         self.woken = False  # wake() was called (under mutex)
         self.next: Waiter | None = None  # the next of a wake-up chain (inv. 8)
 
-    def arm(self) -> None:
-        """Make the locks: ``park`` is held until a partner completes us."""
+    def arm(self, park: Park | None = None) -> None:
+        """Make the locks: ``park`` is held until a partner completes us.
+
+        Another wake strategy brings its own ``park`` (anything with a
+        ``Lock``-like ``acquire`` and a ``release`` that wakes it).
+        """
         if not self.armed:
-            park = threading.Lock()
-            park.acquire()
+            if park is None:
+                park = threading.Lock()
+                park.acquire()
             self.park = park
             self.wake = park.release
             self.mutex = threading.Lock()
@@ -265,7 +278,7 @@ class Waiter:
             with _parked_lock:
                 _parked[self] = None
                 counted = True  # in the same section: a signal cannot split them
-            woken = acquire_within(self.park, timeout)
+            woken = _clock.acquire_within(self.park, timeout)
         except BaseException:
             self.cancel()
             raise
@@ -464,7 +477,7 @@ class Notifier:
 
         The deadline is computed once; every look is made with ``lock`` held.
         """
-        deadline = None if timeout is None else now() + timeout
+        deadline = None if timeout is None else _clock.now() + timeout
 
         def decide(waiter: Waiter, _: None) -> bool:
             with lock:
@@ -475,7 +488,7 @@ class Notifier:
                 return False
 
         while True:
-            left = None if deadline is None else deadline - now()
+            left = None if deadline is None else deadline - _clock.now()
             try:
                 block(decide, None, left, self.reason)
             except TimeoutError:

@@ -51,11 +51,13 @@ start): that is reported through :func:`threading.excepthook`.
 
 from __future__ import annotations
 
-import time
+import math
 from collections.abc import Callable
 from types import TracebackType
 from typing import NamedTuple
 
+from gochan import _clock
+from gochan._args import seconds as _seconds
 from gochan._context_signal import ContextStop, notify_context
 from gochan._context_tree import (
     Canceled,
@@ -69,7 +71,6 @@ from gochan._context_tree import (
     _WithoutCancelCtx,
     cause,
     check_parent,
-    check_when,
     propagate,
 )
 
@@ -225,7 +226,7 @@ def with_deadline_cause(
     Go: ``context.WithDeadlineCause``. ``err()`` is still :class:`DeadlineExceeded`.
     """
     check_parent(parent)
-    return _with_deadline(parent, check_when(deadline, "deadline"), cause)
+    return _with_deadline(parent, _seconds(deadline, "context: deadline"), cause)
 
 
 def _with_deadline(parent: Context, when: float, cause: BaseException | None) -> ContextCancel:
@@ -236,9 +237,9 @@ def _with_deadline(parent: Context, when: float, cause: BaseException | None) ->
         return with_cancel(parent)  # the parent's deadline comes first
     c = _TimerCtx(parent, when)
     propagate(c, parent)
-    if when <= time.monotonic():
+    if when <= _clock.now():
         c._cancel(True, DeadlineExceeded(), cause)
-    else:
+    elif when != math.inf:  # an infinite deadline never fires: no timer
         c._start_timer(when, cause)
     return ContextCancel(c, c._cancel_by_user)
 
@@ -259,8 +260,8 @@ def with_timeout_cause(
     Go: ``context.WithTimeoutCause``.
     """
     check_parent(parent)
-    delay = check_when(seconds, "timeout")
-    return _with_deadline(parent, time.monotonic() + delay, cause)
+    delay = _seconds(seconds, "context: timeout")
+    return _with_deadline(parent, _clock.now() + delay, cause)
 
 
 def with_value(parent: Context, key: object, value: object) -> Context:

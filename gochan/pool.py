@@ -121,10 +121,9 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Final, Generic, TypeVar
 
-from gochan import context
+from gochan import _clock, context
 from gochan._args import count
 from gochan._args import timeout as _timeout
-from gochan._clock import now
 from gochan._waiter import Notifier
 from gochan.chan import Chan, ClosedChannelError, RecvChan, nilchan
 from gochan.context import Canceled, Context, DeadlineExceeded
@@ -512,7 +511,7 @@ class Pool(Generic[P, R]):
         parent = self._root if job.ctx is None else job.ctx
         deadline = job.deadline
         if self._job_timeout is not None:
-            limit = now() + self._job_timeout
+            limit = _clock.now() + self._job_timeout
             deadline = limit if deadline is None or limit < deadline else deadline
         if job.ctx is not None:
             d, ok = job.ctx.deadline()
@@ -593,7 +592,7 @@ class Pool(Generic[P, R]):
             else:
                 outcome = Outcome.FAILED
         else:
-            if deadline is not None and now() > deadline:
+            if deadline is not None and _clock.now() > deadline:
                 outcome = Outcome.TIMED_OUT
                 error = ctx.err() or DeadlineExceeded()
         finally:
@@ -716,7 +715,7 @@ class Pool(Generic[P, R]):
         listed in the report's ``running``). May be called again, e.g. with
         ``cancel=True`` or a longer timeout; each call returns a new report.
         """
-        start = now()
+        start = _clock.now()
         with self._lock:
             first = not self._closing
             self._closing = True
@@ -739,7 +738,7 @@ class Pool(Generic[P, R]):
         # once, so wait for them (briefly, bounded) to make the report exact.
         self._settled.wait_for(self._lock, self._none_pending_locked, _SETTLE_TIMEOUT)
         with self._lock:
-            return self._report_locked(completed, forced or self._hard, now() - start)
+            return self._report_locked(completed, forced or self._hard, _clock.now() - start)
 
     def _none_pending_locked(self) -> bool:
         # <=, not ==: after an interrupted submit whose job did get in,

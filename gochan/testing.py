@@ -42,6 +42,7 @@ import threading
 import traceback
 from collections.abc import Collection, Iterator
 
+from gochan._args import seconds
 from gochan.goroutine import _live_goroutines, _wait_for_exit
 
 __all__ = ["current_goroutines", "verify_no_goroutines"]
@@ -65,7 +66,7 @@ def verify_no_goroutines(
     that are merely winding down do not count as leaks. The message names
     every leftover goroutine and the line it is executing.
     """
-    leftover = _wait_for_exit(ignore, timeout)
+    leftover = _wait_for_exit(ignore, seconds(timeout, "verify_no_goroutines: timeout"))
     if leftover:
         lines = "\n".join(f"  {_describe(t)}" for t in leftover)
         raise AssertionError(

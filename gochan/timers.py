@@ -66,8 +66,8 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
+from gochan import _clock
 from gochan._args import seconds
-from gochan._clock import now as _monotonic
 from gochan._scheduler import TimerHandle, schedule, schedule_weak
 from gochan._waiter import Sudog, WaitQueue, has_live
 from gochan.chan import Chan, ChanStatistics, nilchan
@@ -112,7 +112,7 @@ class _TimerChan(Chan[float]):
         self._handle: TimerHandle | None = None
         # As _arm, inlined for after()'s sake: nobody can be parked yet.
         self._armed = True
-        now = _monotonic()
+        now = _clock.now()
         self._when = now + delay if delay > 0 else now
 
     # -- called with self._lock held (or before the channel is shared) ----
@@ -123,7 +123,7 @@ class _TimerChan(Chan[float]):
         Scheduled only if receivers already wait (a reset while parked).
         """
         self._armed = True
-        now = _monotonic()
+        now = _clock.now()
         self._when = now + delay if delay > 0 else now
         if self._recvq and has_live(self._recvq):
             self._schedule()
@@ -169,14 +169,14 @@ class _TimerChan(Chan[float]):
     # -- Chan's hooks, called with self._lock held ----------------------
 
     def _recv_ready(self) -> bool:
-        if self._armed and self._when <= (now := _monotonic()):
+        if self._armed and self._when <= (now := _clock.now()):
             self._deliver(now)
         # Chan._recv_ready, inlined: select calls this for every case, and
         # a test checks that both always agree.
         return bool(self._buf) or self._closed or (bool(self._sendq) and has_live(self._sendq))
 
     def _recv_locked(self) -> tuple[bool, float | None, bool]:
-        if self._armed and self._when <= (now := _monotonic()):
+        if self._armed and self._when <= (now := _clock.now()):
             self._deliver(now)
         return Chan._recv_locked(self)
 
@@ -190,7 +190,7 @@ class _TimerChan(Chan[float]):
     def _fire(self) -> None:
         """The heap entry's callback: deliver if the timer is due (else it is stale)."""
         with self._lock:
-            if self._armed and self._when <= (now := _monotonic()):
+            if self._armed and self._when <= (now := _clock.now()):
                 self._deliver(now)
 
     # -- Go 1.23: a timer channel looks unbuffered ---------------------------
@@ -238,7 +238,7 @@ class _FuncTimer:
             self.fire(self.gen)  # already due: ``fn`` has started when this returns
         else:
             fire = functools.partial(self.fire_locked, self.gen)
-            self.handle = schedule(_monotonic() + delay, fire)
+            self.handle = schedule(_clock.now() + delay, fire)
 
     def fire(self, gen: int) -> None:
         """Start ``fn`` if arm ``gen`` is still current; lock held."""
