@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import types
 from typing import Any, Final
 
 from gochan._args import timeout as _timeout
@@ -79,13 +80,40 @@ _BAD_CASE = (
 )
 
 
+_Method = types.MethodType
+_CHAN_RECV = Chan.recv
+_RECV_OK_FUNCS = (Chan.recv_ok, _NilChan.recv_ok)
+
+
 def _parse(cases: tuple[Any, ...]) -> tuple[list[tuple[Chan[Any] | None, int, Any]], int]:
     """Turn the cases into ``(chan, kind, value)`` and find ``default``'s index.
 
     A nil channel's case (and ``default``) is kept, for its index, with
     ``chan`` None. Raises TypeError, before anything happens, for anything
     that is not a case.
+
+    The common select, receives only, is recognised by identity (the type
+    of a bound method, its function) with no lookup; anything else takes
+    :func:`_parse_any`.
     """
+    parsed: list[tuple[Chan[Any] | None, int, Any]] = []
+    for case in cases:
+        if type(case) is not _Method:
+            return _parse_any(cases)
+        f = case.__func__
+        if f is _CHAN_RECV:
+            kind = _RECV
+        elif f in _RECV_OK_FUNCS:
+            kind = _RECV_OK
+        else:
+            return _parse_any(cases)
+        ch: Chan[Any] = case.__self__  # type: ignore[assignment]  # f is a Chan method
+        parsed.append((None if ch is nilchan else ch, kind, None))
+    return parsed, -1
+
+
+def _parse_any(cases: tuple[Any, ...]) -> tuple[list[tuple[Chan[Any] | None, int, Any]], int]:
+    """:func:`_parse` for any cases: sends, ``default``, and the errors."""
     parsed: list[tuple[Chan[Any] | None, int, Any]] = []
     default_index = -1
     for i, case in enumerate(cases):
