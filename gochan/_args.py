@@ -30,7 +30,10 @@ def seconds(value: object, name: str) -> float:
             return value  # type: ignore[return-value]  # it is a float
         raise ValueError(f"{name} must not be NaN")
     if kind is int:
-        return _to_float(value)
+        try:
+            return float(value)  # type: ignore[arg-type]  # it is an int
+        except OverflowError:  # 10**400: forever
+            return math.inf if value > 0 else -math.inf  # type: ignore[operator]
     if kind is bool or not isinstance(value, (numbers.Real, decimal.Decimal)):
         raise TypeError(f"{name} must be a number of seconds, got {kind.__name__}")
     try:

@@ -105,8 +105,13 @@ class Chan(Generic[T]):
 
     # True for a channel that can be ready with empty queues and buffer (a
     # timer channel delivers its due value only when somebody looks), so an
-    # unlocked look at the queues must never be taken to mean "not ready".
+    # unlocked look at the queues must never be taken to mean "not ready"
+    # without asking _may_be_due too.
     _lazy = False
+
+    def _may_be_due(self) -> bool:
+        """For a lazy channel: whether a value may be due (an unlocked hint)."""
+        return True
 
     def __init__(self, cap: int = 0) -> None:
         if type(cap) is not int or cap < 0:

@@ -182,7 +182,8 @@ def _poll(parsed: list[tuple[Chan[Any] | None, int, Any]]) -> tuple[int, Any] | 
     A case whose channel looks idle without its lock is skipped without
     taking it. That look is only a hint (a stale answer costs either a
     wasted lock or a fall-back to the locked steps, which decide); it reads
-    the queues' lengths, which are safe to read unlocked on every build.
+    the queues' lengths (and a timer's deadline), which are safe to read
+    unlocked on every build.
     """
     n = len(parsed)
     if n < len(_PERMS):
@@ -198,7 +199,7 @@ def _poll(parsed: list[tuple[Chan[Any] | None, int, Any]]) -> tuple[int, Any] | 
         if kind == _SEND:
             if not (ch._recvq or len(ch._buf) < ch._cap or ch._closed):
                 continue
-        elif not (ch._buf or ch._sendq or ch._closed or ch._lazy):
+        elif not (ch._buf or ch._sendq or ch._closed or (ch._lazy and ch._may_be_due())):
             continue
         with ch._lock:
             happened, got, ok = _perform(ch, kind, value)

@@ -67,7 +67,7 @@ from collections import deque
 from collections.abc import Callable
 
 from gochan import _clock
-from gochan._args import seconds
+from gochan._args import seconds as _seconds
 from gochan._scheduler import TimerHandle, schedule, schedule_weak
 from gochan._waiter import Sudog, WaitQueue, has_live
 from gochan.chan import Chan, ChanStatistics, nilchan
@@ -75,19 +75,14 @@ from gochan.goroutine import go
 
 __all__ = ["Ticker", "Timer", "after", "after_func", "tick"]
 
-def _duration(value: object, what: str) -> float:
-    """A duration in seconds (see :mod:`gochan._args`); ``what`` names the caller."""
-    return seconds(value, f"{what}: duration")
-
-
 # Go's smallest duration: a shorter positive period would make the next-tick
 # arithmetic overflow (a denormal period divides the elapsed time to inf).
 _MIN_PERIOD = 1e-9
 
 
-def _interval(seconds: object, what: str) -> float:
+def _interval(value: object, name: str) -> float:
     """A ticker's period: a duration, and at least 1 ns when positive."""
-    period = _duration(seconds, what)
+    period = _seconds(value, name)
     return max(period, _MIN_PERIOD) if period > 0 else period
 
 
@@ -165,6 +160,11 @@ class _TimerChan(Chan[float]):
         for _ in range(drained):  # through Chan, which refills from parked senders
             Chan._recv_locked(self)
         return was_armed or drained > 0
+
+    def _may_be_due(self) -> bool:
+        # Read unlocked, as a hint for select's poll (a stale answer costs a
+        # lock, or a fall-back to select's locked pass, which decides).
+        return self._armed and self._when <= _clock.now()
 
     # -- Chan's hooks, called with self._lock held ----------------------
 
@@ -277,7 +277,7 @@ class Timer:
     __slots__ = ("__weakref__", "_c", "_f")
 
     def __init__(self, seconds: float) -> None:
-        self._c: _TimerChan | None = _TimerChan(_duration(seconds, "Timer"), 0.0)
+        self._c: _TimerChan | None = _TimerChan(_seconds(seconds, "Timer: duration"), 0.0)
         self._f: _FuncTimer | None = None
 
     @classmethod
@@ -285,7 +285,7 @@ class Timer:
         """The Timer of :func:`after_func`: its channel is ``nilchan``."""
         if not callable(fn):
             raise TypeError(f"after_func: fn must be callable, got {type(fn).__name__}")
-        delay = _duration(seconds, "after_func")
+        delay = _seconds(seconds, "after_func: duration")
         self = cls.__new__(cls)
         self._c = None
         self._f = _FuncTimer(delay, fn)
@@ -322,7 +322,7 @@ class Timer:
         Returns what :meth:`stop` would have returned; no value from before
         the call is received after it returns.
         """
-        delay = _duration(seconds, "Timer.reset")
+        delay = _seconds(seconds, "Timer.reset: duration")
         c, f = self._c, self._f
         if c is not None:
             with c._lock:
@@ -359,9 +359,12 @@ class Ticker:
     __slots__ = ("__weakref__", "_c")
 
     def __init__(self, seconds: float) -> None:
-        period = _interval(seconds, "Ticker")
+        period = _interval(seconds, "Ticker: interval")
         if period <= 0:
-            raise ValueError("non-positive interval for NewTicker")
+            raise ValueError(
+                f"Ticker: interval must be > 0, got {seconds!r} "
+                "(non-positive interval for NewTicker)"
+            )
         self._c = _TimerChan(period, period)
 
     @property
@@ -384,9 +387,12 @@ class Ticker:
 
         Also restarts a stopped Ticker.
         """
-        period = _interval(seconds, "Ticker.reset")
+        period = _interval(seconds, "Ticker.reset: interval")
         if period <= 0:
-            raise ValueError("non-positive interval for Ticker.Reset")
+            raise ValueError(
+                f"Ticker.reset: interval must be > 0, got {seconds!r} "
+                "(non-positive interval for Ticker.Reset)"
+            )
         c = self._c
         with c._lock:
             c._stop_timer()
@@ -408,7 +414,7 @@ def after(seconds: float) -> Chan[float]:
     soon as nobody holds the channel, fired or not, so
     ``select(ch.recv, after(60).recv)`` in a loop keeps memory flat.
     """
-    return _TimerChan(_duration(seconds, "Timer"), 0.0)
+    return _TimerChan(_seconds(seconds, "after: duration"), 0.0)
 
 
 def tick(seconds: float) -> Chan[float]:
@@ -417,7 +423,7 @@ def tick(seconds: float) -> Chan[float]:
     Go: ``time.Tick``. The ticker cannot be stopped, but it is garbage once
     nobody holds the channel.
     """
-    period = _interval(seconds, "tick")
+    period = _interval(seconds, "tick: interval")
     if period <= 0:
         return nilchan
     return _TimerChan(period, period)
