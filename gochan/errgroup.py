@@ -59,11 +59,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ParamSpec
 
 from gochan import context
 from gochan.chan import Chan
 from gochan.goroutine import _require_callable, go
+
+P = ParamSpec("P")
 
 __all__ = ["Group", "with_context"]
 
@@ -97,7 +99,7 @@ class Group:
         self._err: BaseException | None = None
         self._cancel: context.CancelCauseFunc | None = None
 
-    def go(self, fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
+    def go(self, fn: Callable[P, object], /, *args: P.args, **kwargs: P.kwargs) -> None:
         """Run ``fn(*args, **kwargs)`` in a new goroutine of the group.
 
         Go: ``Group.Go``. Blocks while the limit (see :meth:`set_limit`) is
@@ -110,7 +112,7 @@ class Group:
         _require_callable(fn, "errgroup.Group.go")
         self._launch(True, fn, args, kwargs)
 
-    def try_go(self, fn: Callable[..., object], /, *args: Any, **kwargs: Any) -> bool:
+    def try_go(self, fn: Callable[P, object], /, *args: P.args, **kwargs: P.kwargs) -> bool:
         """Like :meth:`go`, but only if under the limit; ``False`` (and nothing runs) if not.
 
         Go: ``Group.TryGo``.

@@ -68,3 +68,24 @@ def test_chan_values_are_typed(tmp_path: Path) -> None:
         """,
     )
     assert 'Argument 1 to "send" of "Chan" has incompatible type "str"' in report
+
+
+def test_errgroup_go_checks_the_arguments_against_the_function(tmp_path: Path) -> None:
+    report = check(
+        tmp_path,
+        """
+        from gochan import context, errgroup
+
+        def worker(n: int) -> None:
+            pass
+
+        g, ctx = errgroup.with_context(context.background())
+        g.go(worker, 1)
+        g.go(worker, "x")
+        g.try_go(worker, 2)
+        g.try_go(worker)
+        """,
+    )
+    assert report.count("error:") == 2, report
+    assert 'Argument 2 to "go" of "Group" has incompatible type "str"' in report
+    assert 'Missing positional argument "n" in call to "try_go" of "Group"' in report
