@@ -85,6 +85,23 @@ _CHAN_RECV = Chan.recv
 _RECV_OK_FUNCS = (Chan.recv_ok, _NilChan.recv_ok)
 
 
+def _bad_case(i: int, case: object) -> TypeError:
+    """The error for a case that is not one, with a hint for the common slips."""
+    hint = ""
+    func = getattr(case, "__func__", None)
+    if func is Chan.send or func is _NilChan.send:
+        hint = " (a send case is a pair: pass (ch.send, value))"
+    elif isinstance(case, tuple) and case and getattr(case[0], "__func__", None) in _KIND:
+        if _KIND[case[0].__func__] == _SEND:
+            hint = " (a send case is a pair: (ch.send, value))"
+        else:
+            hint = " (a receive case is ch.recv or ch.recv_ok alone, not in a tuple)"
+    elif not callable(case) and not isinstance(case, tuple):
+        hint = (" (was the operation called instead of passed? pass ch.recv, not "
+                "ch.recv(); the call has already happened)")
+    return TypeError(_BAD_CASE.format(i, case) + hint)
+
+
 def _parse(cases: tuple[Any, ...]) -> tuple[list[tuple[Chan[Any] | None, int, Any]], int]:
     """Turn the cases into ``(chan, kind, value)`` and find ``default``'s index.
 
@@ -122,7 +139,7 @@ def _parse_any(cases: tuple[Any, ...]) -> tuple[list[tuple[Chan[Any] | None, int
             ch = case.__self__
             value = None
             if kind == _SEND:
-                raise TypeError(_BAD_CASE.format(i, case))
+                raise _bad_case(i, case)
         except (AttributeError, KeyError, TypeError):
             if case is default:
                 if default_index >= 0:
@@ -131,12 +148,12 @@ def _parse_any(cases: tuple[Any, ...]) -> tuple[list[tuple[Chan[Any] | None, int
                 parsed.append((None, -1, None))
                 continue
             if type(case) is not tuple or len(case) != 2:
-                raise TypeError(_BAD_CASE.format(i, case)) from None
+                raise _bad_case(i, case) from None
             method, value = case
             kind = _KIND.get(getattr(method, "__func__", None), -1)
             ch = getattr(method, "__self__", None)
             if kind != _SEND or not isinstance(ch, Chan):
-                raise TypeError(_BAD_CASE.format(i, case)) from None
+                raise _bad_case(i, case) from None
         if ch is nilchan:
             parsed.append((None, kind, value))
             continue

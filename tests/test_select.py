@@ -6,6 +6,7 @@ import queue
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -363,3 +364,29 @@ def test_select_over_thousands_of_channels() -> None:
 def test_select_over_too_many_channels_raises_value_error() -> None:
     with pytest.raises(ValueError, match="too many channels"):
         select(*(Chan[int]().recv for _ in range(4097)), default)
+
+
+def test_a_called_operation_gets_a_hint_to_pass_it_instead() -> None:
+    a = Chan[int](1)
+    a.send(5)
+    with pytest.raises(TypeError, match=r"got 5 \(was the operation called instead of passed\? "
+                                        r"pass ch\.recv, not ch\.recv\(\)"):
+        select(a.recv())
+
+
+@pytest.mark.parametrize(
+    ("make", "hint"),
+    [
+        (lambda a: a.send, r"a send case is a pair: pass \(ch\.send, value\)"),
+        (lambda a: (a.send, 1, 2), r"a send case is a pair: \(ch\.send, value\)"),
+        (lambda a: (a.recv, 1), r"a receive case is ch\.recv or ch\.recv_ok alone"),
+    ],
+)
+def test_a_malformed_case_gets_a_hint_and_nothing_happens(
+    make: Callable[[Chan[int]], Any], hint: str
+) -> None:
+    a = Chan[int](1)
+    a.send(5)
+    with pytest.raises(TypeError, match=hint):
+        select(make(a), timeout=0)
+    assert len(a) == 1  # the value is still there
