@@ -53,10 +53,11 @@ Invariants (``_Scheduler.lock`` guards all state below):
    ticket is claimed again by the next push.
 6. ``sleeper`` is the Waiter the thread sleeps on (until ``sleep_until``,
    ``inf`` for "no timer"), replaced by the thread each time it goes to
-   sleep. A push earlier than ``sleep_until`` completes it under the lock;
-   the sleeper stays in place, so if an interrupt cuts that push short
-   before the wake, the next earlier push wakes it again: the thread is
-   never left asleep past a pending deadline by a push that was cut short.
+   sleep. A push earlier than ``sleep_until`` completes it under the lock,
+   then lowers ``sleep_until``; the sleeper stays in place, so if an
+   interrupt cuts that push short before the wake, ``sleep_until`` is
+   unchanged and the next earlier push wakes it again: the thread is never
+   left asleep past a pending deadline by a push that was cut short.
 
 After ``os.fork()`` the child gets a fresh lock (the parent's may have been
 held by a thread that does not exist in the child) and the timer thread is
@@ -79,7 +80,7 @@ from typing import Any, TypeVar
 
 from gochan import _clock
 from gochan._waiter import Waiter
-from gochan.goroutine import _ABANDONED, _PENDING, _RUNNING, _Ticket
+from gochan.goroutine import _ABANDONED, _PENDING, _RUNNING, _start, _Ticket
 
 __all__ = ["TimerHandle", "pending_timers", "schedule", "schedule_weak"]
 
@@ -186,7 +187,7 @@ class _Scheduler:
         """Start the thread ``ticket`` was claimed for; lock *not* held."""
         thread = threading.Thread(target=self.run, args=(ticket,), name=_THREAD_NAME,
                                   daemon=True)
-        thread.start()
+        _start(thread)
 
     def abandon(self, ticket: _Ticket) -> None:
         """Undo a start that raised, unless its thread runs already (invariant 5)."""
@@ -221,10 +222,11 @@ class _Scheduler:
                 sleeper = self.sleeper
                 if sleeper is not None and when < self.sleep_until:
                     # Earlier than the thread sleeps for: wake it (inv. 6).
-                    # It stays the sleeper until the thread replaces it, so
-                    # a wake cut short by an interrupt is redone next push.
-                    self.sleep_until = when
+                    # It stays the sleeper until the thread replaces it, and
+                    # sleep_until is lowered only once it is woken, so a
+                    # wake cut short by an interrupt is redone next push.
                     sleeper.complete(0, None, True)
+                    self.sleep_until = when
             if fresh is not None:
                 self.start_thread(fresh)
         except BaseException:

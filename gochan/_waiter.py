@@ -65,7 +65,7 @@ asyncio bridge. Nothing else in the protocol changes with it.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol, TypeVar
 
@@ -83,6 +83,7 @@ __all__ = [
     "live_count",
     "parked",
     "parked_count",
+    "refill",
     "wake_all",
 ]
 
@@ -394,6 +395,35 @@ def dequeue(q: WaitQueue, value: Any, ok: bool) -> Sudog | None:
         if completed:
             return sg
     return None
+
+
+def refill(q: WaitQueue, buf: deque[Any]) -> bool:
+    """Move the first live sender's value of ``q`` into ``buf``, completing it.
+
+    For a receive that freed a buffer slot (Go's ``recv`` on a full
+    channel). The value goes in *before* the sender is completed, so an
+    interrupt can never leave a sender whose send returned with its value
+    nowhere; if the interrupt came before the completion, the value is
+    taken out again and the sender stays queued. False if no live sender
+    was left. The caller holds the lock of the owner of ``q``.
+    """
+    while q:
+        sg = next(iter(q))
+        w = sg.waiter
+        try:
+            buf.append(sg.elem)
+            completed = w.complete(sg.index, None, True)
+        except BaseException:
+            # Completed by us, just before the interrupt? Only a holder of
+            # this channel's lock (us) completes this case of the waiter.
+            if not (w.done and not w.canceled and w.index == sg.index):
+                buf.pop()
+            raise
+        q.popitem(last=False)
+        if completed:
+            return True
+        buf.pop()  # a stale sender: take its value out again
+    return False
 
 
 def wake_all(queues: tuple[WaitQueue, ...], value: Any, ok: bool) -> None:

@@ -50,6 +50,7 @@ from gochan._waiter import (
     dequeue,
     has_live,
     live_count,
+    refill,
     wake_all,
 )
 
@@ -143,9 +144,7 @@ class Chan(Generic[T]):
             value = buf.popleft()
             # A slot freed: move the first parked sender's value in (inv. 2).
             if self._sendq:
-                sg = dequeue(self._sendq, None, True)
-                if sg is not None:
-                    buf.append(sg.elem)
+                refill(self._sendq, buf)
             return True, value, True
         if self._sendq:
             sg = dequeue(self._sendq, None, True)
@@ -255,15 +254,26 @@ class Chan(Generic[T]):
         ``(None, False)`` and every parked sender raises
         :class:`ClosedChannelError`. Closing twice raises.
         """
-        with self._lock:
-            if self._closed:
-                raise ClosedChannelError("close of closed channel")
-            self._closed = True
-            recvq, self._recvq = self._recvq, WaitQueue()
-            sendq, self._sendq = self._sendq, WaitQueue()
-        # Nobody can enqueue on a closed channel, so the old queues are ours;
-        # completing outside the lock keeps a thundering herd off it.
-        wake_all((recvq, sendq), None, False)
+        fresh_recvq, fresh_sendq = WaitQueue(), WaitQueue()
+        recvq = sendq = fresh_recvq  # empty until swapped below
+        try:
+            with self._lock:
+                if self._closed:
+                    raise ClosedChannelError("close of closed channel")
+                # Plain stores only, so no interrupt splits them (inv. 4).
+                recvq = self._recvq
+                sendq = self._sendq
+                self._recvq = fresh_recvq
+                self._sendq = fresh_sendq
+                self._closed = True
+            # Nobody can enqueue on a closed channel, so the old queues are
+            # ours; waking outside the lock keeps the herd off it.
+            wake_all((recvq, sendq), None, False)
+        except BaseException:
+            # An interrupt from the lock's release on: the waiters are in no
+            # queue any more, so wake them all (again; it is idempotent).
+            wake_all((recvq, sendq), None, False)
+            raise
 
     def __iter__(self) -> Iterator[T]:
         """Receive until closed and drained (Go: ``for v := range ch``)."""
@@ -329,10 +339,8 @@ class Chan(Generic[T]):
             self._buf.clear()
             # Keep invariant 2: parked senders refill the freed slots.
             while self._sendq and len(self._buf) < self._cap:
-                sg = dequeue(self._sendq, None, True)
-                if sg is None:
+                if not refill(self._sendq, self._buf):
                     break
-                self._buf.append(sg.elem)
             return n
 
 

@@ -119,7 +119,7 @@ def go(fn: Callable[P, object], /, *args: P.args, **kwargs: P.kwargs) -> threadi
         with _lock:
             ticket.state = _PENDING
             _running.add(thread)
-        thread.start()
+        _start(thread)
     except BaseException:
         with _lock:
             if ticket.state == _PENDING:  # not _NEW (not added), not _RUNNING (its own)
@@ -128,6 +128,24 @@ def go(fn: Callable[P, object], /, *args: P.args, **kwargs: P.kwargs) -> threadi
                 _exited.notify_all()
         raise
     return thread
+
+
+def _start(thread: threading.Thread) -> None:
+    """``thread.start()``, raising an interrupt that strikes inside it as itself.
+
+    ``Thread.start`` waits on an Event, i.e. a ``threading.Condition``; an
+    interrupt landing as the Condition re-takes its lock comes out as
+    ``RuntimeError('release unlocked lock')`` with the interrupt as its
+    context. The caller should see the interrupt (a ``KeyboardInterrupt``),
+    not the stdlib's stumble over it.
+    """
+    try:
+        thread.start()
+    except RuntimeError as e:
+        inner = e.__context__
+        if inner is not None and not isinstance(inner, Exception):
+            raise inner from None
+        raise
 
 
 def _forget(thread: threading.Thread) -> None:

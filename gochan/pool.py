@@ -400,11 +400,18 @@ class Pool(Generic[P, R]):
     # -- submitting ----------------------------------------------------------
 
     def _admit(
-        self, item: Job[P] | P, id: Hashable | None, deadline: float | None, ctx: Context | None
+        self,
+        item: Job[P] | P,
+        id: Hashable | None,
+        deadline: float | None,
+        ctx: Context | None,
+        counted: list[bool],
     ) -> Job[P]:
         """Count a job as submitted and return it, or raise if the pool is closing.
 
-        Counting before the send is what keeps invariant 1 exact.
+        Counting before the send is what keeps invariant 1 exact. ``counted``
+        gets an entry in the section that counts, so the caller knows
+        whether to take the count back wherever an interrupt lands.
         """
         is_job = isinstance(item, Job)
         if is_job and (id is not None or deadline is not None or ctx is not None):
@@ -414,6 +421,7 @@ class Pool(Generic[P, R]):
                 self._rejected += 1
                 raise PoolClosedError(f"pool {self.name!r} is shut down: no new jobs")
             self._submitted += 1
+            counted.append(True)
             if id is None and not is_job:
                 id = next(self._ids)
         if isinstance(item, Job):  # is_job, spelled so that mypy narrows
@@ -451,8 +459,9 @@ class Pool(Generic[P, R]):
         are off by one (``stats().pending`` below zero), as Python cannot
         tell such a send from one that did not happen.
         """
-        j = self._admit(job, id, deadline, ctx)
+        counted: list[bool] = []
         try:
+            j = self._admit(job, id, deadline, ctx, counted)
             if j.ctx is None:
                 self._jobs.send(j, timeout)
             else:
@@ -465,10 +474,12 @@ class Pool(Generic[P, R]):
                     err = j.ctx.err()
                     raise err if err is not None else Canceled("context canceled")
         except ClosedChannelError:
-            self._take_back()
+            if counted:
+                self._take_back()
             raise PoolClosedError(f"pool {self.name!r} is shut down: no new jobs") from None
         except BaseException:
-            self._take_back()
+            if counted:
+                self._take_back()
             raise
         return j
 
@@ -485,9 +496,15 @@ class Pool(Generic[P, R]):
         Go: ``select { case jobs <- job: default: }``. After :meth:`shutdown`
         began: :class:`PoolClosedError`, as :meth:`submit`.
         """
-        j = self._admit(job, id, deadline, ctx)
-        if self._jobs._offer(j):
-            return True
+        counted: list[bool] = []
+        try:
+            j = self._admit(job, id, deadline, ctx, counted)
+            if self._jobs._offer(j):
+                return True
+        except BaseException:
+            if counted:
+                self._take_back()
+            raise
         self._take_back()
         with self._lock:
             closing = self._closing
@@ -717,10 +734,13 @@ class Pool(Generic[P, R]):
         """
         start = _clock.now()
         with self._lock:
-            first = not self._closing
             self._closing = True
-        if first:
+        # Every call closes the queue unless it is closed: a first call cut
+        # short by an interrupt between the two must not leave it open.
+        try:
             self._jobs.close()
+        except ClosedChannelError:
+            pass
         forced = cancel
         if cancel:
             self._cancel_all()
