@@ -52,9 +52,16 @@ if ! "$python" -c 'import pytest, pytest_timeout, hypothesis' 2>/dev/null; then
     # Re-create the venv when the pins change or it was made from another interpreter.
     if [[ ! -f $stamp || requirements-dev.txt -nt $stamp || $(cat "$stamp" 2>/dev/null) != "$python" ]]; then
         rm -rf "$venv"
+        # Wheels only: a runner's newest release may have a native part with
+        # no free-threaded wheel yet (hypothesis 6.170), which pip would try
+        # to build; an older pure-Python one does as well for the tests.
         # shellcheck disable=SC2086  # one requirement per word
-        "$python" -m venv "$venv"
-        "$venv/bin/python" -m pip install -q --disable-pip-version-check $runners
+        if ! { "$python" -m venv "$venv" &&
+            "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+                --only-binary=:all: $runners; }; then
+            echo "!! free-threaded: could not set up $venv for $python: FAILED" >&2
+            exit 1
+        fi
         echo "$python" >"$stamp"
     fi
     python=$venv/bin/python
