@@ -83,4 +83,23 @@ if sys._is_gil_enabled():
 print(f"== free-threaded: pytest exit status {int(rc)}, the GIL still disabled")
 sys.exit(rc)
 '
-"$python" -c "$run_pytest" "$@"
+# A bound on the whole run: on 3.13.5t a signal can corrupt a CPython-internal
+# lock (CPython gh-148820) and hang the interpreter where no pytest timeout
+# can fire, which would hang CI. After FT_TIMEOUT seconds (default 900; a run
+# takes a minute or two; `make test FT_TIMEOUT=...`) SIGABRT makes
+# faulthandler print every thread's traceback, then the run fails.
+# --foreground: Ctrl-C still reaches pytest.
+limit=${FT_TIMEOUT:-900}
+bound=()
+if command -v timeout >/dev/null 2>&1; then
+    bound=(timeout --foreground -s ABRT -k 30 "$limit")
+fi
+status=0
+${bound[@]+"${bound[@]}"} "$python" -c "$run_pytest" "$@" || status=$?
+if [[ ${#bound[@]} -gt 0 && ($status -eq 124 || $status -eq 137) ]]; then
+    echo "!! free-threaded: the run did not finish within ${limit}s (FT_TIMEOUT):" \
+        "aborted, tracebacks above: FAILED" >&2
+elif [[ $status -gt 128 ]]; then
+    echo "!! free-threaded: the interpreter died of signal $((status - 128)): FAILED" >&2
+fi
+exit "$status"
