@@ -1,7 +1,11 @@
 # Everything a fresh machine with only python3 and make needs:
-#   make test   set up .venv, lint, type-check, test (then every other 3.10-3.13)
+#   make test   set up .venv, lint, type-check, test (then every other 3.10-3.13,
+#               then a free-threaded build: FT_PYTHON=path, else python3.13t)
 #   make demo   run the production worker-pool example
 PYTHON ?= python3
+# A free-threaded interpreter (GIL disabled) for test-free-threaded; empty:
+# python3.13t on PATH, if any.
+FT_PYTHON ?=
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.dev-installed.stamp
@@ -9,7 +13,7 @@ PIP    := $(PY) -m pip install -q --disable-pip-version-check
 # mypy checks these, when they exist.
 TYPED  := $(wildcard gochan tests examples)
 
-.PHONY: all test lint typecheck pytest test-other-pythons demo bench clean
+.PHONY: all test lint typecheck pytest test-other-pythons test-free-threaded demo bench clean
 
 all: test
 
@@ -23,7 +27,7 @@ $(STAMP): $(PY) pyproject.toml requirements-dev.txt
 	$(PIP) -e . -r requirements-dev.txt
 	@touch $@
 
-test: lint typecheck pytest docs-check test-other-pythons
+test: lint typecheck pytest docs-check test-other-pythons test-free-threaded
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -36,6 +40,10 @@ pytest: $(STAMP)
 
 test-other-pythons: $(STAMP)
 	scripts/test-other-pythons.sh $(PY)
+
+# Needs no .venv: the free-threaded interpreter brings (or gets) its own runners.
+test-free-threaded:
+	scripts/test-free-threaded.sh "$(FT_PYTHON)" -q
 
 demo: $(STAMP)
 	$(PY) examples/production_pool.py

@@ -228,11 +228,21 @@ class SchedulesWhenFreed:
         schedule(time.monotonic(), self.freed.set)
 
 
+# The callbacks of the next two tests are made by the thread that must free
+# them: on a free-threaded build, the last reference to an object dropped by
+# another thread than the one that made it is only queued for that one to free
+# (biased reference counting), when it next runs Python code, so a callback
+# made here would be freed here, after wait() returns, and prove nothing.
+
+
 def test_a_canceled_callback_is_freed_outside_the_scheduler_lock() -> None:
     freed = threading.Event()
-    h = schedule(time.monotonic() + 60.0, SchedulesWhenFreed(freed))
+
+    def schedule_and_cancel() -> None:
+        schedule(time.monotonic() + 60.0, SchedulesWhenFreed(freed)).cancel()
+
     # In a thread, so that a deadlock fails the test instead of hanging it.
-    canceler = threading.Thread(target=h.cancel, daemon=True)
+    canceler = threading.Thread(target=schedule_and_cancel, daemon=True)
     canceler.start()
     canceler.join(WAIT)
     assert not canceler.is_alive(), "cancel deadlocked in the callback's finalizer"
@@ -241,7 +251,8 @@ def test_a_canceled_callback_is_freed_outside_the_scheduler_lock() -> None:
 
 def test_a_fired_callback_is_freed_outside_the_scheduler_lock() -> None:
     freed = threading.Event()
-    schedule(time.monotonic(), SchedulesWhenFreed(freed))
+    # Made on the timer thread (see above).
+    schedule(time.monotonic(), lambda: schedule(time.monotonic(), SchedulesWhenFreed(freed)))
     assert freed.wait(WAIT)
 
 
