@@ -30,15 +30,46 @@ class _Lockish(Protocol):
     def acquire(self, blocking: bool = ..., timeout: float = ...) -> bool: ...
 
 
+# The longest the main thread parks at a time: see acquire_within.
+_MAIN_SLICE = 0.05
+
+
 def acquire_within(lock: _Lockish, timeout: float | None) -> bool:
     """Acquire ``lock``, waiting at most ``timeout`` seconds; False if it expired.
 
     ``Lock.acquire`` reads ``-1`` as "forever" and rejects timeouts above
     ``TIMEOUT_MAX``; this reads ``None``, ``inf`` and huge values as
     forever and anything non-positive as "do not wait".
+
+    The main thread parks in slices of at most 50 ms. A signal that
+    arrives just before the OS wait begins does not interrupt it (measured:
+    about 4 in 100 on free-threaded 3.13, now and then on 3.11 too), and
+    its Python handler -- the one raising ``KeyboardInterrupt``, or the one
+    a ``notify_context`` relies on -- would wait until something else woke
+    the thread. Between slices the interpreter runs pending handlers. Other
+    threads never run signal handlers, so they park in one wait.
     """
     if timeout is None or timeout >= _TIMEOUT_MAX:
-        return lock.acquire()
-    if timeout > 0:
+        if _get_ident() != _main_ident():
+            return lock.acquire()
+        while not lock.acquire(True, _MAIN_SLICE):
+            pass
+        return True
+    if timeout <= 0:
+        return lock.acquire(False)
+    if timeout <= _MAIN_SLICE or _get_ident() != _main_ident():
         return lock.acquire(True, timeout)
-    return lock.acquire(False)
+    deadline = now() + timeout
+    while True:
+        left = deadline - now()
+        if left <= 0:
+            return lock.acquire(False)
+        if lock.acquire(True, min(left, _MAIN_SLICE)):
+            return True
+
+
+_get_ident = threading.get_ident
+
+
+def _main_ident() -> int | None:
+    return threading.main_thread().ident
