@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from types import FrameType, TracebackType
@@ -51,6 +52,15 @@ class Storm(BaseException):
     """Raised by the storm's signal handler, as KeyboardInterrupt would be."""
 
 
+class StormOverran(BaseException):
+    """Raised by the storm's signal handler once the storm outlived its ``limit``.
+
+    The storm takes over the real-time timer, which ``pytest-timeout`` uses
+    too: this stands in for it while the storm blows, so a hang under the
+    storm still fails, with the stack it hung in.
+    """
+
+
 def _in_finalizer(frame: FrameType | None) -> bool:
     """Whether ``frame`` runs inside a ``__del__``, a weakref or a gc callback."""
     gc_callbacks = {getattr(cb, "__code__", None) for cb in gc.callbacks}
@@ -75,19 +85,30 @@ class InterruptStorm:
     in gochan's and the tests'. ``landed`` counts where interrupts were
     raised, by file name. ``first``: the delay of the first signal (to
     aim it at a later instant of a single operation), ``interval`` by default.
+    ``limit``: seconds after which the storm raises :class:`StormOverran`
+    (once, armed or not). The real-time timer it replaced (pytest-timeout's)
+    is set again on exit, with the time it had left.
     """
 
     def __init__(
-        self, interval: float = 0.0002, anywhere: bool = False, first: float | None = None
+        self,
+        interval: float = 0.0002,
+        anywhere: bool = False,
+        first: float | None = None,
+        limit: float = 30.0,
     ) -> None:
         self.interval = interval
         self.first = interval if first is None else first  # delay of the first signal
+        self.limit = limit
         self.anywhere = anywhere
         self.armed = False
         self.count = 0  # operations the storm really interrupted
         self.landed: Counter[str] = Counter()  # file name -> interrupts raised there
         self.mangled = 0  # interrupts the stdlib re-raised as another exception
         self._previous: Any = None
+        self._previous_timer = (0.0, 0.0)
+        self._entered = 0.0
+        self._overran = False
 
     def _strikes(self, frame: FrameType) -> bool:
         filename = frame.f_code.co_filename
@@ -100,10 +121,14 @@ class InterruptStorm:
             self.armed = False
             self.landed[os.path.basename(frame.f_code.co_filename)] += 1
             raise Storm
+        if not self._overran and time.monotonic() - self._entered > self.limit:
+            self._overran = True
+            raise StormOverran(f"still storming after {self.limit}s: something hangs")
 
     def __enter__(self) -> InterruptStorm:
+        self._entered = time.monotonic()
         self._previous = signal.signal(signal.SIGALRM, self._handler)
-        signal.setitimer(signal.ITIMER_REAL, self.first, self.interval)
+        self._previous_timer = signal.setitimer(signal.ITIMER_REAL, self.first, self.interval)
         return self
 
     def __exit__(
@@ -114,6 +139,10 @@ class InterruptStorm:
     ) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, self._previous)
+        left, interval = self._previous_timer
+        if left > 0:  # someone else's timer (pytest-timeout's): its time goes on
+            left -= time.monotonic() - self._entered
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6), interval)
 
     def run(self, op: Callable[[], object], *, mangled: bool = False) -> bool:
         """Run ``op`` with the storm armed; True if it was interrupted (counted, not raised).
