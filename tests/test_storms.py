@@ -800,8 +800,9 @@ def child():
 
 summary = {"children": 0, "interrupted": 0, "mangled": 0, "landed": Counter(),
            "max_timer_threads": 0, "failures": []}
-deadline = time.monotonic() + float(sys.argv[1])
-while time.monotonic() < deadline:
+children, seconds = int(sys.argv[1]), float(sys.argv[2])
+deadline = time.monotonic() + seconds
+while summary["children"] < children and time.monotonic() < deadline:
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -832,9 +833,10 @@ print(json.dumps(summary))
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="each first timer runs in a forked process")
 def test_an_interrupt_during_the_first_timers_start_never_leaves_a_second_timer_thread() -> None:
     # Each forked child starts the timer thread afresh (nothing ran a timer
-    # before the fork), under a storm aimed at a random instant of it.
+    # before the fork), under a storm aimed at a random instant of it: 60
+    # children, or as many as 5 s allow.
     proc = subprocess.run(
-        [sys.executable, "-c", FIRST_TIMER, "1.0"],
+        [sys.executable, "-c", FIRST_TIMER, "60", "5.0"],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )
     assert proc.returncode == 0, proc.stderr
