@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from gochan import Chan
@@ -43,3 +44,12 @@ def join(*threads: threading.Thread, timeout: float = WAIT) -> None:
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
         assert not t.is_alive(), f"{t.name} still running"
+
+
+def wait_until(cond: Callable[[], object], what: str, timeout: float = WAIT) -> None:
+    """Poll ``cond()`` until it holds, failing after ``timeout`` (for states nothing signals)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.001)
