@@ -55,7 +55,7 @@ from gochan.goroutine import num_goroutine
 from gochan.pool import Job, Pool, PoolClosedError
 from gochan.testing import current_goroutines, verify_no_goroutines
 from tests.helpers import WAIT, join, start, wait_parked, wait_until
-from tests.storm import InterruptStorm, needs_storm
+from tests.storm import InterruptStorm, aims_at_thread_start, needs_storm
 
 pytestmark = needs_storm
 
@@ -101,52 +101,14 @@ class Interrupt(BaseException):
     """An interrupt injected at a chosen point, as a signal would raise it."""
 
 
-WEDGE = (
-    "gochan/_scheduler.py push() lowers sleep_until before it wakes the sleeping timer "
-    "thread: an interrupt at Waiter.complete's first line leaves the thread asleep past "
-    "every later deadline"
-)
-REFILL = (
-    "gochan/chan.py Chan._recv_locked: a receive that frees a buffer slot completes the "
-    "first parked sender (dequeue) and only then appends its value to the buffer; an "
-    "interrupt in between loses a value whose send returned"
-)
-ADMIT = (
-    "gochan/pool.py Pool.submit: _admit counts the job before submit's try begins; an "
-    "interrupt after the count (in _admit) is never taken back: pending stays at 1"
-)
-REOPEN = (
-    "gochan/pool.py Pool.shutdown: only the first call closes the jobs channel; an "
-    "interrupt between setting _closing and _jobs.close() leaves it open for good, so "
-    "every later shutdown times out and the workers never exit"
-)
-STRAND = (
-    "gochan/chan.py Chan.close: the queues are swapped out under the lock and woken by "
-    "wake_all after it; an interrupt in between (the lock's exit, wake_all's first line) "
-    "leaves every parked receiver and sender asleep on a closed channel for good"
-)
-MANGLE = (
-    "threading.Condition.wait (Event.wait in Thread.start) re-raises an interrupt that "
-    "lands once it released its lock as RuntimeError('release unlocked lock'); go() "
-    "passes it on"
-)
 GHOST = (
     "Thread.start puts the thread in threading._limbo and takes it out only on an "
     "Exception: an interrupt before the thread starts leaves it listed by "
     "threading.enumerate() for good; go() does not take it out"
 )
-# The storms below hit these windows only now and then: the named failure is
+# The go() storm hits this window only now and then: the named failure is
 # expected there (not strict: a storm may miss the window), any other is not.
-may_wedge = pytest.mark.xfail(raises=TimerWedged, strict=False, reason=WEDGE)
-may_lose_a_value = pytest.mark.xfail(raises=ValueLost, strict=False, reason=REFILL)
-may_mangle_or_leave_ghosts = pytest.mark.xfail(
-    raises=(MangledInterrupt, GhostThread), strict=False, reason=f"{MANGLE}; {GHOST}"
-)
-may_strand = pytest.mark.xfail(raises=WaiterStranded, strict=False, reason=STRAND)
-may_miscount = pytest.mark.xfail(
-    raises=(JobMiscounted, ShutdownStuck, WaiterStranded), strict=False,
-    reason=f"{ADMIT}; {REOPEN}; {STRAND}",
-)
+may_leave_ghosts = pytest.mark.xfail(raises=GhostThread, strict=False, reason=GHOST)
 
 
 # -- what every storm checks ---------------------------------------------------
@@ -392,7 +354,7 @@ def test_storm_in_send_delivers_every_completed_send_once_and_no_timed_out_one(
     assert_settled(baseline, channel=ch._lock)
 
 
-@pytest.mark.parametrize("cap", [0, pytest.param(1, marks=may_lose_a_value)])
+@pytest.mark.parametrize("cap", [0, 1])
 def test_storm_in_recv_takes_each_value_once_and_loses_one_only_to_an_interrupt(
     cap: int, baseline: Baseline
 ) -> None:
@@ -416,7 +378,6 @@ def test_storm_in_recv_takes_each_value_once_and_loses_one_only_to_an_interrupt(
     assert_settled(baseline, channel=ch._lock)
 
 
-@pytest.mark.xfail(raises=TimeoutError, strict=True, reason=REFILL)
 def test_an_interrupt_as_a_receive_refills_the_buffer_never_loses_the_senders_value(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -446,7 +407,6 @@ def test_an_interrupt_as_a_receive_refills_the_buffer_never_loses_the_senders_va
     assert ch.recv(timeout=0) == 2
 
 
-@may_wedge
 def test_storm_in_select_with_a_timer_case_takes_each_value_once(baseline: Baseline) -> None:
     ch = Chan[int]()
     sent: list[int] = []
@@ -469,7 +429,6 @@ def test_storm_in_select_with_a_timer_case_takes_each_value_once(baseline: Basel
     assert_settled(baseline, channel=ch._lock)
 
 
-@may_strand
 def test_storm_in_close_wakes_every_parked_receiver(baseline: Baseline) -> None:
     found: list[AssertionError] = []
     with InterruptStorm(anywhere=True) as storm:
@@ -492,7 +451,6 @@ def test_storm_in_close_wakes_every_parked_receiver(baseline: Baseline) -> None:
         raise found[0]
 
 
-@pytest.mark.xfail(raises=AssertionError, strict=True, reason=STRAND)
 def test_an_interrupt_as_close_starts_waking_still_wakes_every_parked_receiver(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -565,7 +523,6 @@ def mutex(ctx: Context) -> Any:
     return ctx._mu
 
 
-@may_wedge
 def test_storm_in_done_recv_of_a_timeout_context_leaves_every_context_expired_and_unlocked(
     baseline: Baseline,
 ) -> None:
@@ -670,7 +627,6 @@ ARMING: dict[str, Callable[[], None]] = {
 }
 
 
-@may_wedge
 @pytest.mark.parametrize("arm", ARMING.values(), ids=ARMING.keys())
 def test_an_interrupt_while_arming_a_timer_never_wedges_the_timer_thread(
     arm: Callable[[], None], baseline: Baseline
@@ -684,7 +640,6 @@ def test_an_interrupt_while_arming_a_timer_never_wedges_the_timer_thread(
     assert_settled(baseline)
 
 
-@pytest.mark.xfail(raises=TimerWedged, strict=True, reason=WEDGE)
 def test_an_interrupt_as_a_new_deadline_wakes_the_timer_thread_never_wedges_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -870,7 +825,6 @@ def pool_locks(p: Pool[Any, Any]) -> dict[str, Any]:
     }
 
 
-@may_miscount
 def test_storm_in_pool_submit_and_shutdown_runs_each_accepted_job_once_and_shuts_down(
     baseline: Baseline,
 ) -> None:
@@ -916,7 +870,6 @@ def test_storm_in_pool_submit_and_shutdown_runs_each_accepted_job_once_and_shuts
         raise found[0]
 
 
-@pytest.mark.xfail(raises=AssertionError, strict=True, reason=ADMIT)
 def test_an_interrupt_as_submit_counts_its_job_leaves_no_job_pending(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -939,7 +892,6 @@ def test_an_interrupt_as_submit_counts_its_job_leaves_no_job_pending(
     assert report.stats.pending == 0, report.stats
 
 
-@pytest.mark.xfail(raises=AssertionError, strict=True, reason=REOPEN)
 def test_an_interrupt_before_shutdown_closes_the_queue_leaves_a_later_shutdown_able_to(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -970,7 +922,8 @@ def test_an_interrupt_before_shutdown_closes_the_queue_leaves_a_later_shutdown_a
 # -- goroutines -----------------------------------------------------------------
 
 
-@may_mangle_or_leave_ghosts
+@aims_at_thread_start
+@may_leave_ghosts
 def test_storm_in_go_runs_fn_at_most_once_per_call_and_counts_every_goroutine(
     baseline: Baseline,
 ) -> None:
@@ -1008,7 +961,6 @@ def test_storm_in_go_runs_fn_at_most_once_per_call_and_counts_every_goroutine(
         raise GhostThread(f"{len(ghosts)} threads that do not run are listed: {ghosts[:3]}")
 
 
-@pytest.mark.xfail(raises=RuntimeError, strict=True, reason=MANGLE)
 def test_an_interrupt_in_thread_start_reaches_the_caller_of_go_as_itself(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
