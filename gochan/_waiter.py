@@ -257,7 +257,7 @@ class Waiter:
                 return True
             woken = self.woken
         if not woken:
-            self.park.acquire()  # a claimed waiter is always woken (inv. 8)
+            _clock.acquire_within(self.park, None)  # a claimed waiter is woken (inv. 8)
         nxt = self.next
         if nxt is not None:
             nxt.wake_once()

@@ -166,8 +166,8 @@ class InterruptStorm:
             finally:
                 with lock:
                     starting[0] -= 1
-                    if starting[0] == 0:
-                        signal.setitimer(signal.ITIMER_REAL, interval, interval)
+                    if starting[0] == 0:  # fire soon: just after the start
+                        signal.setitimer(signal.ITIMER_REAL, min(interval, 2e-5), interval)
 
         self._real_start = real_start
         threading.Thread.start = start  # type: ignore[method-assign, assignment]
