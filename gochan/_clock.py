@@ -69,7 +69,8 @@ def acquire_within(lock: _Lockish, timeout: float | None) -> bool:
 
 
 _get_ident = threading.get_ident
+_main_thread = threading.main_thread
 
 
 def _main_ident() -> int | None:
-    return threading.main_thread().ident
+    return _main_thread().ident

@@ -272,7 +272,8 @@ class Waiter:
         no partner completes it afterwards; it then propagates. If a partner
         completed it in the instant before, the operation did happen.
         """
-        self.arm()
+        if not self.armed:
+            self.arm()
         self.thread = _get_ident()
         counted = False
         try:

@@ -218,6 +218,12 @@ class Chan(Generic[T]):
             if not self._recvq and len(self._buf) < self._cap and not self._closed:
                 self._buf.append(value)
                 return
+            # A parked receiver to hand it to, or closed: decided right here.
+            result = self._send_locked(value)
+        if result == _SENT:
+            return
+        if result == _CLOSED:
+            raise ClosedChannelError("send on closed channel")
         if not block(self._decide_send, value, timeout, "send").ok:
             raise ClosedChannelError("send on closed channel")
 
