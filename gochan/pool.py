@@ -477,6 +477,15 @@ class Pool(Generic[P, R]):
             if counted:
                 self._take_back()
             raise PoolClosedError(f"pool {self.name!r} is shut down: no new jobs") from None
+        except TimeoutError as e:
+            if counted:
+                self._take_back()
+            if isinstance(e, DeadlineExceeded):  # the job's own context expired
+                raise
+            raise TimeoutError(
+                f"pool {self.name!r}: the queue stayed full ({self._queue_size} jobs waiting) "
+                f"for the whole timeout of {timeout}s; the job was not queued"
+            ) from None
         except BaseException:
             if counted:
                 self._take_back()

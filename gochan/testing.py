@@ -66,6 +66,7 @@ def verify_no_goroutines(
     that are merely winding down do not count as leaks. The message names
     every leftover goroutine and the line it is executing.
     """
+    __tracebackhide__ = True  # pytest: the failure is the caller's, not gochan's
     leftover = _wait_for_exit(ignore, seconds(timeout, "verify_no_goroutines: timeout"))
     if leftover:
         lines = "\n".join(f"  {_describe(t)}" for t in leftover)
@@ -101,18 +102,52 @@ except ImportError:  # pragma: no cover - pytest is optional
     pass
 else:
 
+    _GRACE = 2.0
+    _GRACE_INI = "goroutine_leak_grace"
+    _GRACE_MARK = "goroutine_leak_grace"
+
+    def pytest_addoption(parser: pytest.Parser) -> None:
+        """The ini option, when this module is loaded as a plugin."""
+        parser.addini(
+            _GRACE_INI,
+            f"seconds goroutine_leak_check waits for goroutines to finish (default {_GRACE})",
+            default=str(_GRACE),
+        )
+
+    def pytest_configure(config: pytest.Config) -> None:
+        config.addinivalue_line(
+            "markers",
+            f"{_GRACE_MARK}(seconds): how long goroutine_leak_check waits for this test's "
+            "goroutines to finish",
+        )
+
+    def _grace(request: pytest.FixtureRequest) -> float:
+        """The marker's seconds, else the ini option's, else 2 s."""
+        mark = request.node.get_closest_marker(_GRACE_MARK)
+        if mark is not None:
+            return seconds(mark.args[0] if mark.args else None, f"{_GRACE_MARK} marker")
+        try:
+            value = request.config.getini(_GRACE_INI)
+        except ValueError:  # the fixture imported without the plugin: no such option
+            return _GRACE
+        return seconds(float(value), f"{_GRACE_INI} ini option")
+
     @pytest.fixture
-    def goroutine_leak_check() -> Iterator[None]:
+    def goroutine_leak_check(request: pytest.FixtureRequest) -> Iterator[None]:
         """Fail the test if it leaves goroutines running (2 s grace period).
 
         Goroutines already running before the test are ignored. To apply it
         to every test, request it from an autouse fixture in
         ``conftest.py``: one decorated ``@pytest.fixture(autouse=True)``
         whose only parameter is ``goroutine_leak_check`` and whose body is
-        ``pass``.
+        ``pass``. The grace period: the ``goroutine_leak_grace`` ini option
+        (with this module loaded as a plugin), or a test's
+        ``@pytest.mark.goroutine_leak_grace(seconds)``.
         """
+        __tracebackhide__ = True
+        grace = _grace(request)
         before = current_goroutines()
         yield
-        verify_no_goroutines(timeout=2.0, ignore=before)
+        verify_no_goroutines(timeout=grace, ignore=before)
 
     __all__ += ["goroutine_leak_check"]

@@ -206,12 +206,13 @@ def test_submit_blocks_while_the_queue_is_full() -> None:
 
 def test_submit_timeout_raises_and_queues_nothing() -> None:
     gate = Gate()
-    p = Pool(gate, workers=1, queue_size=1)
+    p = Pool(gate, workers=1, queue_size=1, name="thumbs")
     p.submit(0)
     gate.wait_started()
     p.submit(1)
     t0 = time.monotonic()
-    with pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutError, match=r"^pool 'thumbs': the queue stayed full \(1 jobs "
+                                           r"waiting\) for the whole timeout of 0\.05s"):
         p.submit(2, timeout=0.05)
     assert time.monotonic() - t0 < WAIT
     s = p.stats()

@@ -128,3 +128,50 @@ def test_fixture_loads_as_a_pytest_plugin(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+LEAKY_WITH_GRACE = """
+import threading
+import pytest
+from gochan.goroutine import go
+
+release = threading.Event()
+
+def test_leaky(goroutine_leak_check):
+    go(release.wait, 5)
+
+def test_after(goroutine_leak_check):
+    release.set()
+"""
+
+
+def test_the_grace_period_is_an_ini_option_with_the_plugin(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest('pytest_plugins = ["gochan.testing"]\n')
+    pytester.makeini("[pytest]\ngoroutine_leak_grace = 0.05\n")
+    pytester.makepyfile(LEAKY_WITH_GRACE)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*still running after 0.05s*"])
+
+
+def test_the_grace_period_is_a_marker(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest("from gochan.testing import goroutine_leak_check  # noqa: F401\n")
+    pytester.makepyfile(
+        LEAKY_WITH_GRACE.replace(
+            "def test_leaky", "@pytest.mark.goroutine_leak_grace(0.05)\ndef test_leaky"
+        )
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*still running after 0.05s*"])
+
+
+def test_a_leak_report_hides_gochans_own_frames(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest('pytest_plugins = ["gochan.testing"]\n')
+    pytester.makeini("[pytest]\ngoroutine_leak_grace = 0.05\n")
+    pytester.makepyfile(LEAKY_WITH_GRACE)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, errors=1)
+    out = result.stdout.str()
+    assert "leaked goroutine(s)" in out
+    assert "_wait_for_exit" not in out and "leftover = _wait_for_exit" not in out
