@@ -2,6 +2,7 @@
 #   make test   set up .venv, lint, type-check, test (then every other 3.10-3.13,
 #               then a free-threaded build: FT_PYTHON=path, else python3.13t)
 #   make demo   run the production worker-pool example
+#   make dev    only set up .venv (gochan and the dev tools)
 PYTHON ?= python3
 # A free-threaded interpreter (GIL disabled) for test-free-threaded; empty:
 # python3.13t on PATH, if any.
@@ -13,7 +14,7 @@ PIP    := $(PY) -m pip install -q --disable-pip-version-check
 # mypy checks these, when they exist.
 TYPED  := $(wildcard gochan tests examples)
 
-.PHONY: all test lint typecheck pytest test-other-pythons test-free-threaded demo bench clean
+.PHONY: all dev test lint typecheck pytest test-other-pythons test-free-threaded demo bench clean
 
 all: test
 
@@ -23,9 +24,14 @@ $(PY):
 		|| { echo "gochan needs Python >= 3.10; $(PYTHON) is $$($(PYTHON) -V)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
+# editable_mode=compat: a plain path entry, not an import hook, so type
+# checkers run on code outside the repo find gochan too.
 $(STAMP): $(PY) pyproject.toml requirements-dev.txt
-	$(PIP) -e . -r requirements-dev.txt
+	$(PIP) -e . -r requirements-dev.txt --config-settings editable_mode=compat
 	@touch $@
+
+# Just the dev venv (.venv with gochan and the dev tools), nothing run.
+dev: $(STAMP)
 
 test: lint typecheck pytest docs-check test-other-pythons test-free-threaded
 

@@ -421,7 +421,10 @@ def tick(seconds: float) -> Chan[float]:
     """The channel of a new :class:`Ticker`; ``nilchan`` if ``seconds <= 0``.
 
     Go: ``time.Tick``. The ticker cannot be stopped, but it is garbage once
-    nobody holds the channel.
+    nobody holds the channel. As in Go, a non-positive interval gives the
+    nil channel, which never delivers: ``for t in tick(0):`` blocks forever,
+    silently (use :class:`Ticker`, which raises ``ValueError``, to have a
+    bad interval caught).
     """
     period = _interval(seconds, "tick: interval")
     if period <= 0:
