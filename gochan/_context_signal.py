@@ -69,7 +69,7 @@ from typing import Any, NamedTuple
 
 from gochan._context_tree import _CANCELED, Context, _CancelCtx, check_parent, propagate
 from gochan._waiter import Waiter
-from gochan.goroutine import go
+from gochan.goroutine import _spawn
 
 __all__ = ["ContextStop", "notify_context"]
 
@@ -291,7 +291,7 @@ def notify_context(parent: Context, *signals: int) -> ContextStop:
             for signum in dict.fromkeys(int(x) for x in sigs):  # each once, in order
                 pending.append(signum)  # first: the undo covers a half-done subscribe
                 _subscribe(q, signum)
-        go(_relay, q, ctx)
+        _spawn("notify_context relay", _relay, q, ctx)
         propagate(ctx, parent)
     except BaseException:
         _withdraw_all(q, pending)

@@ -109,7 +109,7 @@ from typing import Any, Protocol, cast, runtime_checkable
 
 from gochan._scheduler import TimerHandle, _report, schedule
 from gochan.chan import Chan, ClosedChannelError, RecvChan, nilchan
-from gochan.goroutine import go
+from gochan.goroutine import _spawn, go
 from gochan.select import default, select
 
 __all__ = ["Canceled", "Context", "DeadlineExceeded"]
@@ -649,7 +649,7 @@ def propagate(child: _CancelCtx, parent: Context) -> None:
         # cancel does not detach, so it never reads _stop_parent.
         child._stop_parent = after(on_parent_done)
         return
-    go(_watch, parent, done, child)
+    _spawn("context watch of a foreign parent", _watch, parent, done, child)
 
 
 def _register(child: _CancelCtx, p: _CancelCtx) -> None:

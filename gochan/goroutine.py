@@ -48,8 +48,11 @@ relies on the GIL):
 from __future__ import annotations
 
 import itertools
+import os
+import sys
 import threading
 from collections.abc import Callable, Collection
+from types import FrameType
 from typing import ParamSpec
 
 from gochan._waiter import Notifier
@@ -61,6 +64,7 @@ P = ParamSpec("P")
 _lock = threading.Lock()
 _exited = Notifier("goroutine exit")
 _running: set[threading.Thread] = set()
+_started_at: dict[threading.Thread, str] = {}  # file:line of each go() call
 _ids = itertools.count(1)
 
 # A goroutine's ticket states (see the invariants); WaitGroup.go uses them too.
@@ -98,7 +102,22 @@ def go(fn: Callable[P, object], /, *args: P.args, **kwargs: P.kwargs) -> threadi
     interrupt came just after the goroutine started).
     """
     _require_callable(fn, "go")
+    return _go(None, fn, args, kwargs)
+
+
+def _spawn(role: str, fn: Callable[..., object], /, *args: object) -> threading.Thread:
+    """:func:`go` for gochan's own goroutines: the thread is named for its ``role``
+    (``pool 'thumbs' closer``), so a leak report says what it is."""
+    return _go(role, fn, args, {})
+
+
+def _go(
+    role: str | None, fn: Callable[..., object], args: tuple[object, ...],
+    kwargs: dict[str, object],
+) -> threading.Thread:
+    """Start a goroutine (see :func:`go`); ``role`` names gochan's own ones."""
     ticket = _Ticket()
+    site = _call_site()
 
     def run() -> None:
         with _lock:
@@ -113,21 +132,41 @@ def go(fn: Callable[P, object], /, *args: P.args, **kwargs: P.kwargs) -> threadi
             _forget(threading.current_thread())
 
     with _lock:
-        name = f"goroutine-{next(_ids)}"
+        n = next(_ids)
+    name = f"goroutine-{n}" if role is None else f"{role} (goroutine-{n})"
     thread = threading.Thread(target=run, name=name, daemon=True)
     try:
         with _lock:
             ticket.state = _PENDING
             _running.add(thread)
+            _started_at[thread] = site
         _start(thread)
     except BaseException:
         with _lock:
             if ticket.state == _PENDING:  # not _NEW (not added), not _RUNNING (its own)
                 ticket.state = _ABANDONED
                 _running.discard(thread)
+                _started_at.pop(thread, None)
                 _exited.notify_all()
         raise
     return thread
+
+
+_GOCHAN_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _call_site() -> str:
+    """``file:line`` of the innermost frame outside gochan: where a goroutine was started."""
+    f: FrameType | None = sys._getframe(2)
+    while f is not None and f.f_code.co_filename.startswith(_GOCHAN_DIR):
+        f = f.f_back
+    return "?" if f is None else f"{f.f_code.co_filename}:{f.f_lineno}"
+
+
+def _start_site(thread: threading.Thread) -> str | None:
+    """Where ``thread`` was started (for the leak report), if it still runs."""
+    with _lock:
+        return _started_at.get(thread)
 
 
 def _start(thread: threading.Thread) -> None:
@@ -152,6 +191,7 @@ def _forget(thread: threading.Thread) -> None:
     """Remove ``thread`` from the running set and wake the exit waiters."""
     with _lock:
         _running.discard(thread)
+        _started_at.pop(thread, None)
         _exited.notify_all()
 
 

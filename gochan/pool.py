@@ -127,7 +127,7 @@ from gochan._args import timeout as _timeout
 from gochan._waiter import Notifier
 from gochan.chan import Chan, ClosedChannelError, RecvChan, nilchan
 from gochan.context import Canceled, Context, DeadlineExceeded
-from gochan.goroutine import go
+from gochan.goroutine import _spawn
 from gochan.select import default, select
 from gochan.waitgroup import WaitGroup
 
@@ -395,7 +395,7 @@ class Pool(Generic[P, R]):
         self._wg = WaitGroup()
         for i in range(workers):
             self._wg.go(self._worker, i)
-        go(self._close_when_done)
+        _spawn(f"pool {name!r} closer", self._close_when_done)
 
     # -- submitting ----------------------------------------------------------
 
@@ -899,7 +899,7 @@ def run_until_signal(
         # Without main, nothing but a signal starts the shutdown.
         ends_main: Chan[None] = nilchan if main is None else main_done
         if main is not None:
-            go(run_main, top)
+            _spawn(f"pool {pool.name!r} producer", run_main, top)
         while True:
             i, got = select((reports if started else ends_main).recv, top.done().recv)
             # ``top`` done: a signal, whichever case select picked (the
@@ -916,7 +916,7 @@ def run_until_signal(
                 break  # the report
             if not started:  # main returned, or the first signal
                 started = True
-                go(shut_down)
+                _spawn(f"pool {pool.name!r} shutdown", shut_down)
         if main is not None:
             try:
                 main_done.recv(timeout)

@@ -20,7 +20,7 @@ leaves a goroutine waiting on a channel nobody sends on:
 ... except AssertionError as e:
 ...     print(e)
 found 1 leaked goroutine(s) still running after 0.01s:
-  goroutine-... at ...:2 in wait_forever
+  goroutine-... at ...:2 in wait_forever, started at ...
 >>> never.close()           # wait_forever returns: nothing is left running
 >>> verify_no_goroutines(timeout=2.0, ignore=before)
 
@@ -41,9 +41,10 @@ import sys
 import threading
 import traceback
 from collections.abc import Collection, Iterator
+from typing import Any
 
 from gochan._args import seconds
-from gochan.goroutine import _live_goroutines, _wait_for_exit
+from gochan.goroutine import _live_goroutines, _start_site, _wait_for_exit
 
 __all__ = ["current_goroutines", "verify_no_goroutines"]
 
@@ -76,18 +77,22 @@ def verify_no_goroutines(
 
 
 def _describe(thread: threading.Thread) -> str:
-    """``name at file:line in function`` for a running thread (name alone if unknown).
+    """``name at file:line in function, started at file:line`` for a running thread.
 
     Shows the innermost frame outside :mod:`threading` and gochan itself:
-    the user's line that is blocked, not the lock it is blocked on.
+    the user's line that is blocked, not the lock it is blocked on (a
+    goroutine of gochan's own, named for its role, shows where gochan
+    waits); then the user's line that started it.
     """
+    site = _start_site(thread)
+    started = "" if site is None else f", started at {site}"
     frame = sys._current_frames().get(thread.ident) if thread.ident is not None else None
     if frame is None:
-        return thread.name
+        return f"{thread.name}{started}"
     stack = traceback.extract_stack(frame)
     user = [f for f in stack if not f.filename.startswith(_INTERNAL_PREFIXES)]
     top = (user or stack)[-1]
-    return f"{thread.name} at {top.filename}:{top.lineno} in {top.name}"
+    return f"{thread.name} at {top.filename}:{top.lineno} in {top.name}{started}"
 
 
 _INTERNAL_PREFIXES = (
@@ -133,7 +138,7 @@ else:
         return seconds(float(value), f"{_GRACE_INI} ini option")
 
     @pytest.fixture
-    def goroutine_leak_check(request: pytest.FixtureRequest) -> Iterator[None]:
+    def goroutine_leak_check(request: Any) -> Iterator[None]:  # pytest.FixtureRequest
         """Fail the test if it leaves goroutines running (2 s grace period).
 
         Goroutines already running before the test are ignored. To apply it

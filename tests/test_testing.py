@@ -114,7 +114,10 @@ def test_fixture_fails_a_test_that_leaks(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=3, errors=1)
     result.stdout.fnmatch_lines(
-        ["*found 1 leaked goroutine(s) still running*", "*goroutine-* in blocked_forever"]
+        [
+            "*found 1 leaked goroutine(s) still running*",
+            "*goroutine-* in blocked_forever, started at *leaks.py:13",
+        ]
     )
 
 
@@ -175,3 +178,19 @@ def test_a_leak_report_hides_gochans_own_frames(pytester: pytest.Pytester) -> No
     out = result.stdout.str()
     assert "leaked goroutine(s)" in out
     assert "_wait_for_exit" not in out and "leftover = _wait_for_exit" not in out
+
+
+def test_a_leaked_goroutine_of_gochans_own_is_named_for_its_role() -> None:
+    from gochan.pool import Pool
+
+    before = current_goroutines()
+    p: Pool[int, None] = Pool(lambda ctx, job: None, workers=1, name="thumbs")
+    try:
+        with pytest.raises(AssertionError) as e:
+            verify_no_goroutines(timeout=0.01, ignore=before)
+        report = str(e.value)
+        assert "pool 'thumbs' closer (goroutine-" in report
+        assert "thumbs-worker-0" in report
+        assert f"started at {__file__}:" in report
+    finally:
+        p.shutdown(5.0)
