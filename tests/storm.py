@@ -128,9 +128,14 @@ class InterruptStorm:
 
     def _strikes(self, frame: FrameType) -> bool:
         filename = frame.f_code.co_filename
+        if filename == _THIS_FILE:
+            # The storm's own frames, the handler's included: a signal that
+            # arrives while the handler runs (for a frame it spared) must
+            # not strike there, inside the frame that was spared.
+            return False
         if not self.anywhere:
             return filename.startswith(OUR_CODE)
-        return filename != _THIS_FILE and not _in_finalizer(frame)
+        return not _in_finalizer(frame)
 
     def _handler(self, signum: int, frame: FrameType | None) -> None:
         if self.armed and frame is not None and self._strikes(frame):
