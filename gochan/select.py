@@ -7,7 +7,9 @@
    lock, and stop at the first that happens. The first ready case of a
    random order is uniform among the ready ones, and each try either
    happens or has no effect, so exactly one case takes effect. Most selects
-   end here, taking one lock at a time.
+   end here, taking one lock at a time. A select of a few receives
+   (``_poll_receives``) polls straight from its cases, without decoding
+   them first.
 1. Lock every channel of the cases, once each, in ``id`` order (a total
    order, so two selects over the same channels cannot deadlock).
 2. Find the ready cases; pick one uniformly at random and perform it.
@@ -225,6 +227,35 @@ def _poll(parsed: list[tuple[Chan[Any] | None, int, Any]]) -> tuple[int, Any] | 
     return None
 
 
+_NOT_RECEIVES: Final = object()  # _poll_receives: not a receive-only select
+
+
+def _poll_receives(cases: tuple[Any, ...]) -> Any:
+    """Step 0 for the common select, a few receives: :func:`_poll` without :func:`_parse`.
+
+    Checks first that every case is a channel's ``recv`` or ``recv_ok``
+    (else returns ``_NOT_RECEIVES`` and nothing has happened), then tries
+    them as :func:`_poll` does. A nil channel's fields always look idle, so
+    its case is skipped with the others that are not ready.
+    """
+    for case in cases:
+        if type(case) is not _Method:
+            return _NOT_RECEIVES
+        f = case.__func__
+        if f is not _CHAN_RECV and f not in _RECV_OK_FUNCS:
+            return _NOT_RECEIVES
+    perms = _PERMS[len(cases)]
+    for i in perms[int(_random() * len(perms))]:
+        case = cases[i]
+        ch: Any = case.__self__
+        if ch._buf or ch._sendq or ch._closed or (ch._lazy and ch._may_be_due()):
+            with ch._lock:
+                ready, value, ok = ch._recv_locked()
+            if ready:
+                return i, (value if case.__func__ is _CHAN_RECV else (value, ok))
+    return None
+
+
 def select(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
     """Wait until one case can proceed and perform it (Go: ``select``).
 
@@ -242,12 +273,18 @@ def select(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
     """
     if timeout is not None:
         timeout = _timeout(timeout)
+    # A non-blocking select decides at one instant, with every lock held;
+    # a blocking one polls first (step 0).
+    polled: Any = _NOT_RECEIVES
+    if (timeout is None or timeout > 0) and len(cases) < len(_PERMS):
+        polled = _poll_receives(cases)
+        if polled is not None and polled is not _NOT_RECEIVES:
+            return polled  # type: ignore[no-any-return]  # (index, result)
     parsed, default_index = _parse(cases)
-    # A non-blocking select decides at one instant, with every lock held.
-    if default_index < 0 and (timeout is None or timeout > 0):
+    if polled is _NOT_RECEIVES and default_index < 0 and (timeout is None or timeout > 0):
         polled = _poll(parsed)
         if polled is not None:
-            return polled
+            return polled  # type: ignore[no-any-return]  # (index, result)
     # The lock order: every channel once, by id.
     chans = sorted({id(c): c for c, _, _ in parsed if c is not None}.values(), key=id)
     if len(chans) > _MAX_CHANS:
