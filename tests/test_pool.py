@@ -39,7 +39,7 @@ from gochan.pool import (
     run_until_signal,
 )
 from gochan.testing import current_goroutines, verify_no_goroutines
-from tests.helpers import WAIT, join, start, wait_parked
+from tests.helpers import WAIT, join, start, wait_parked, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -805,6 +805,9 @@ def test_shutdown_racing_with_submitters_on_many_threads_loses_no_job() -> None:
 
     threads = [start(submitter, k) for k in range(8)]
     wait_parked(p._jobs, senders=8)  # every submitter is held at the full queue
+    # ... and every worker holds a job: 8 accepted before the race starts (a
+    # worker thread can be slow to take its first one, free-threaded above all).
+    wait_until(lambda: p.stats().in_flight == 4, "every worker running a job")
     release.set()  # now the queue moves while the shutdown closes it
     report = p.shutdown(WAIT)
     join(*threads, collector)
