@@ -89,14 +89,6 @@ def drain_results(p: Pool[Any, Any]) -> list[Result[Any]]:
         results.append(r)
 
 
-def wait_until(cond: Callable[[], bool], what: str) -> None:
-    """Poll ``cond`` until it holds, failing after ``WAIT`` (for states nothing signals)."""
-    deadline = time.monotonic() + WAIT
-    while not cond():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        time.sleep(0.001)
-
-
 def worker_threads(p: Pool[Any, Any]) -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith(f"{p.name}-worker-")]
 
