@@ -328,10 +328,14 @@ def test_go_interrupted_after_its_goroutine_started_still_counts_it(
 ) -> None:
     real_go = goroutine.go
     release: Chan[None] = Chan()
+    running: Chan[None] = Chan(1)
 
     def started_then_interrupted(fn: Callable[[], object]) -> threading.Thread:
         real_go(fn)
-        raise Storm  # as a KeyboardInterrupt landing in Thread.start's wait
+        # The interrupt comes once the goroutine runs its fn (Thread.start
+        # returning does not mean that yet: its ticket could still be taken).
+        running.recv(timeout=WAIT)
+        raise Storm  # as a KeyboardInterrupt landing just after the start
 
     g = errgroup.Group()
     g.set_limit(1)
@@ -339,6 +343,7 @@ def test_go_interrupted_after_its_goroutine_started_still_counts_it(
     ran: Chan[int] = Chan(1)
 
     def work() -> None:
+        running.send(None)
         release.recv(timeout=WAIT)
         ran.send(1)
 
