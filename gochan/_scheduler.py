@@ -71,7 +71,6 @@ import heapq
 import itertools
 import math
 import os
-import signal
 import sys
 import threading
 import weakref
@@ -81,7 +80,7 @@ from typing import Any, TypeVar
 
 from gochan import _clock
 from gochan._waiter import Waiter
-from gochan.goroutine import _ABANDONED, _PENDING, _RUNNING, _start, _Ticket, _unmask
+from gochan.goroutine import _ABANDONED, _PENDING, _RUNNING, _start, _Ticket
 
 __all__ = ["TimerHandle", "pending_timers", "schedule", "schedule_weak"]
 
@@ -186,10 +185,9 @@ class _Scheduler:
 
     def start_thread(self, ticket: _Ticket) -> None:
         """Start the thread ``ticket`` was claimed for; lock *not* held."""
-        mask: list[set[int | signal.Signals]] = []
-        thread = threading.Thread(target=self.run, args=(ticket, mask), name=_THREAD_NAME,
+        thread = threading.Thread(target=self.run, args=(ticket,), name=_THREAD_NAME,
                                   daemon=True)
-        _start(thread, mask)
+        _start(thread)
 
     def abandon(self, ticket: _Ticket) -> None:
         """Undo a start that raised, unless its thread runs already (invariant 5)."""
@@ -260,9 +258,8 @@ class _Scheduler:
                 if e.callback is not None and (e.ref is None or e.ref() is not None)
             )
 
-    def run(self, ticket: _Ticket, mask: list[set[int | signal.Signals]]) -> None:
+    def run(self, ticket: _Ticket) -> None:
         """The timer thread: fire each entry once its deadline has passed."""
-        _unmask(mask)
         with self.lock:
             if ticket.state != _PENDING:
                 return  # abandoned: the thread that started us raised

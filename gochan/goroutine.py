@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable, Collection
@@ -120,10 +119,7 @@ def _go(
     ticket = _Ticket()
     site = _call_site()
 
-    mask: list[set[int | signal.Signals]] = []
-
     def run() -> None:
-        _unmask(mask)
         with _lock:
             mine = ticket.state == _PENDING
             if mine:
@@ -144,7 +140,7 @@ def _go(
             ticket.state = _PENDING
             _running.add(thread)
             _started_at[thread] = site
-        _start(thread, mask)
+        _start(thread)
     except BaseException:
         with _lock:
             if ticket.state == _PENDING:  # not _NEW (not added), not _RUNNING (its own)
@@ -173,49 +169,22 @@ def _start_site(thread: threading.Thread) -> str | None:
         return _started_at.get(thread)
 
 
-# Every signal, to hold off while the main thread starts a thread.
-_ALL_SIGNALS = signal.valid_signals() if hasattr(signal, "pthread_sigmask") else set()
+def _start(thread: threading.Thread) -> None:
+    """``thread.start()``, raising an interrupt that strikes inside it as itself.
 
-
-def _start(thread: threading.Thread, mask: list[set[int | signal.Signals]]) -> None:
-    """``thread.start()``, with no interrupt landing inside it.
-
-    ``Thread.start`` is not interrupt-safe: it waits on an Event (a
-    ``threading.Condition``), which turns an interrupt landing as it
-    re-takes its lock into ``RuntimeError('release unlocked lock')``, and
-    an interrupt before the new thread runs leaves it listed by
-    ``threading.enumerate()`` for good; on free-threaded 3.13 a signal there
-    can even hang the interpreter (CPython gh-148820). So the main thread
-    (the only one Python interrupts) blocks every signal for the start;
-    one that arrives meanwhile is handled just after it. The new thread
-    inherits the blocked mask: ``mask`` gets the one to restore, which the
-    new thread's first act must be to set (:func:`_unmask`). Where signals
-    cannot be blocked (Windows), an interrupt that comes out of the start
-    as that ``RuntimeError`` is raised as itself.
+    ``Thread.start`` waits on an Event, i.e. a ``threading.Condition``; an
+    interrupt landing as the Condition re-takes its lock comes out as
+    ``RuntimeError('release unlocked lock')`` with the interrupt as its
+    context. The caller should see the interrupt (a ``KeyboardInterrupt``),
+    not the stdlib's stumble over it.
     """
-    masked = bool(_ALL_SIGNALS) and threading.current_thread() is threading.main_thread()
-    if masked:
-        # Read the mask first (blocking nothing), and block inside the try:
-        # a handler run as the block returns must still find it restored.
-        mask.append(signal.pthread_sigmask(signal.SIG_BLOCK, ()))
     try:
-        if masked:
-            signal.pthread_sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)
         thread.start()
     except RuntimeError as e:
         inner = e.__context__
         if inner is not None and not isinstance(inner, Exception):
             raise inner from None
         raise
-    finally:
-        if masked:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask[0])
-
-
-def _unmask(mask: list[set[int | signal.Signals]]) -> None:
-    """In a thread :func:`_start` started: restore its starter's signal mask."""
-    if mask:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask[0])
 
 
 def _forget(thread: threading.Thread) -> None:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import signal
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from gochan import Chan
 from gochan.goroutine import go, num_goroutine
 from gochan.testing import current_goroutines, verify_no_goroutines
-from tests.helpers import WAIT
 
 JOIN = 5.0
 
@@ -259,15 +256,3 @@ def test_go_interrupted_before_the_goroutine_ran_never_runs_fn(
     assert ran == []
     assert num_goroutine() == before
     assert hook_calls == []
-
-
-@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
-def test_go_leaves_the_signal_mask_as_it_was_in_both_threads() -> None:
-    # go() blocks signals while the main thread starts the goroutine's thread
-    # (Thread.start is not interrupt-safe); both threads must end up with the
-    # mask the main thread had.
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, ())
-    got: Chan[set[int]] = Chan(1)
-    go(lambda: got.send(set(signal.pthread_sigmask(signal.SIG_BLOCK, ())))).join(WAIT)
-    assert signal.pthread_sigmask(signal.SIG_BLOCK, ()) == before
-    assert got.recv(timeout=WAIT) == set(before)
