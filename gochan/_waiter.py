@@ -51,8 +51,9 @@ Invariants (every function in gochan that queues or completes keeps them):
    that ``wake`` was called, so each waiter is woken exactly once. Every
    claimed waiter is woken: the claimer links them (``next``) before it
    wakes the first, each waiter passes the wake on to its ``next`` when it
-   leaves ``wait`` (first thing in its ``finally``, in a ``with`` section
-   no signal can enter) and when :meth:`Waiter.cancel` finds it claimed
+   leaves ``wait`` (first thing in its ``finally``, retried until done if
+   an interrupt strikes while it waits for the ``mutex``) and when
+   :meth:`Waiter.cancel` finds it claimed
    (it then waits for its own wake first), and an exception in the
    claimer wakes every claimed waiter directly. So an interrupt, in the
    claimer or in any waiter, never stalls the chain.
@@ -285,17 +286,30 @@ class Waiter:
             self.cancel()
             raise
         finally:
-            # Pass a wake-up chain on first, with no call before the
-            # section, so no interrupt can come between (invariant 8).
-            nxt = self.next
-            if nxt is not None:
-                with nxt.mutex:
-                    if not nxt.woken:
-                        nxt.woken = True
-                        nxt.wake()
-            if counted:
-                with _parked_lock:
-                    del _parked[self]
+            # Pass a wake-up chain on (invariant 8) and leave the registry
+            # (invariant 7), to the end: a ``with`` whose lock is contended
+            # runs signal handlers while it waits, and one that raises
+            # there skips the section. Both steps are idempotent, so they
+            # are retried, and the interrupt is raised once they are done.
+            # No call comes before the loop, so none can skip it.
+            interrupt = None
+            while True:
+                try:
+                    nxt = self.next
+                    if nxt is not None:
+                        with nxt.mutex:
+                            if not nxt.woken:
+                                nxt.woken = True
+                                nxt.wake()
+                    if counted:
+                        with _parked_lock:
+                            _parked.pop(self, None)
+                    break
+                except BaseException as exc:
+                    if interrupt is None:
+                        interrupt = exc
+            if interrupt is not None:
+                raise interrupt
         if woken:
             return True
         # Timed out, unless a partner completed us just now (invariant 2:

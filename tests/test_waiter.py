@@ -85,3 +85,40 @@ def test_the_timer_thread_is_not_counted_as_parked() -> None:
     assert after(0.01).recv(timeout=WAIT) is not None  # the timer thread runs, then sleeps
     assert parked_count() == before
     assert all(p.reason != "timer sleep" for p in parked())
+
+
+class _Boom(BaseException):
+    """An interrupt raised by a signal handler while a contended lock is awaited."""
+
+
+class _LockRaisingOnce:
+    """A lock whose n-th acquire raises, as a contended ``with`` running a signal handler."""
+
+    def __init__(self, n: int) -> None:
+        self.lock = threading.Lock()
+        self.calls = 0
+        self.n = n
+
+    def __enter__(self) -> None:
+        self.calls += 1
+        if self.calls == self.n:
+            raise _Boom
+        self.lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+
+
+def test_an_interrupt_while_leaving_the_registry_still_leaves_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gochan import _waiter as waiter_module
+
+    before = parked_count()
+    monkeypatch.setattr(waiter_module, "_parked_lock", _LockRaisingOnce(2))  # 2: the removal
+    ch = Chan[int]()
+    with pytest.raises(_Boom):
+        ch.recv(timeout=0.01)
+    monkeypatch.undo()
+    assert parked_count() == before  # not left registered as parked
+    assert ch.statistics().waiting_receivers == 0
