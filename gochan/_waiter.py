@@ -65,6 +65,7 @@ asyncio bridge. Nothing else in the protocol changes with it.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -96,6 +97,18 @@ _get_ident = threading.get_ident
 # "all goroutines are asleep") or a fake clock needs to know.
 _parked_lock = threading.Lock()
 _parked: dict[Waiter, None] = {}
+
+
+def _after_fork_in_child() -> None:
+    """A fresh registry: the parent's may be held by a thread the child lacks
+    (the timer thread registers each sleep), and its waiters are not ours."""
+    global _parked_lock, _parked
+    _parked_lock = threading.Lock()
+    _parked = {}
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Owner(Protocol):

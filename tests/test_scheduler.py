@@ -388,3 +388,40 @@ def test_timers_work_in_a_forked_child() -> None:
     repo = pathlib.Path(__file__).resolve().parent.parent
     proc = subprocess.run([sys.executable, "-c", script], timeout=30, cwd=repo, check=False)
     assert proc.returncode == 0
+
+
+def test_timers_work_in_a_child_forked_while_another_thread_held_the_parked_registry() -> None:
+    # The timer thread registers every sleep in gochan._waiter's registry; a
+    # fork while another thread holds its lock must not leave the child's
+    # copy held for good.
+    script = textwrap.dedent(
+        """
+        import os, threading, warnings
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from gochan import _waiter, after
+
+        holding, release = threading.Event(), threading.Event()
+
+        def hold():
+            with _waiter._parked_lock:
+                holding.set()
+                release.wait(5)
+
+        t = threading.Thread(target=hold, daemon=True)
+        t.start()
+        assert holding.wait(5)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ok = after(0.01).recv(timeout=5) is not None
+            except TimeoutError:
+                ok = False
+            os._exit(0 if ok else 1)
+        release.set()
+        _, status = os.waitpid(pid, 0)
+        raise SystemExit(os.waitstatus_to_exitcode(status))
+        """
+    )
+    repo = pathlib.Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-c", script], timeout=30, cwd=repo, check=False)
+    assert proc.returncode == 0
