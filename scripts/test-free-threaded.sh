@@ -24,7 +24,7 @@ shift || true
 if [[ -n $given ]]; then
     python=$given
     if ! python=$(command -v "$python"); then
-        echo "== free-threaded: FT_PYTHON=$given is not an interpreter" >&2
+        echo "!! free-threaded: FT_PYTHON=$given is not an interpreter: FAILED" >&2
         exit 1
     fi
 elif python=$(command -v python3.13t); then
