@@ -148,34 +148,41 @@ def test_after(goroutine_leak_check):
 """
 
 
-def test_the_grace_period_is_an_ini_option_with_the_plugin(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest('pytest_plugins = ["gochan.testing"]\n')
-    pytester.makeini("[pytest]\ngoroutine_leak_grace = 0.05\n")
-    pytester.makepyfile(LEAKY_WITH_GRACE)
+PLUGIN = 'pytest_plugins = ["gochan.testing"]\n'
+FIXTURE_ONLY = "from gochan.testing import goroutine_leak_check  # noqa: F401\n"
+
+
+def run_leaky(
+    pytester: pytest.Pytester, conftest: str, source: str, ini: str = ""
+) -> pytest.RunResult:
+    """Run the leaky test file; one test leaks, so one teardown error."""
+    pytester.makeconftest(conftest)
+    if ini:
+        pytester.makeini(ini)
+    pytester.makepyfile(source)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, errors=1)
+    return result
+
+
+GRACE_INI = "[pytest]\ngoroutine_leak_grace = 0.05\n"
+
+
+def test_the_grace_period_is_an_ini_option_with_the_plugin(pytester: pytest.Pytester) -> None:
+    result = run_leaky(pytester, PLUGIN, LEAKY_WITH_GRACE, GRACE_INI)
     result.stdout.fnmatch_lines(["*still running after 0.05s*"])
 
 
 def test_the_grace_period_is_a_marker(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest("from gochan.testing import goroutine_leak_check  # noqa: F401\n")
-    pytester.makepyfile(
-        LEAKY_WITH_GRACE.replace(
-            "def test_leaky", "@pytest.mark.goroutine_leak_grace(0.05)\ndef test_leaky"
-        )
+    marked = LEAKY_WITH_GRACE.replace(
+        "def test_leaky", "@pytest.mark.goroutine_leak_grace(0.05)\ndef test_leaky"
     )
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2, errors=1)
+    result = run_leaky(pytester, FIXTURE_ONLY, marked)
     result.stdout.fnmatch_lines(["*still running after 0.05s*"])
 
 
 def test_a_leak_report_hides_gochans_own_frames(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest('pytest_plugins = ["gochan.testing"]\n')
-    pytester.makeini("[pytest]\ngoroutine_leak_grace = 0.05\n")
-    pytester.makepyfile(LEAKY_WITH_GRACE)
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2, errors=1)
-    out = result.stdout.str()
+    out = run_leaky(pytester, PLUGIN, LEAKY_WITH_GRACE, GRACE_INI).stdout.str()
     assert "leaked goroutine(s)" in out
     assert "_wait_for_exit" not in out and "leftover = _wait_for_exit" not in out
 
