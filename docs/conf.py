@@ -169,12 +169,15 @@ def _exists_outside_gochan(target: str, module: str | None) -> bool:
     True for objects of the standard library (there is no inventory to link
     them to offline) and for gochan's type variables (``T`` in ``Chan[T]``,
     ``P`` of a ``ParamSpec``: parameters of a signature, not objects with a
-    page; autodoc spells ``P.args`` as ``typing.~P``). False for anything
+    page, and ``P.args``/``P.kwargs``). False for anything
     else, above all a gochan name that is not documented or does not exist:
     that is a broken reference and stays a warning.
     """
     bare = target.replace("~", "").lstrip(".")
     if bare.removeprefix("typing.") in _type_variables():
+        return True
+    spec, _, part = bare.rpartition(".")
+    if part in ("args", "kwargs") and spec in _type_variables():  # P.args, P.kwargs
         return True
     names = [bare] if module is None else [f"{module}.{bare}", bare]
     for name in names:
@@ -351,7 +354,39 @@ def _check_code_blocks(app: Sphinx, doctree: nodes.document) -> None:
             logger.warning("%s", why, location=node)
 
 
+def _readable_signature(
+    app: Sphinx, what: str, name: str, obj: Any, options: Any, args: str | None, retann: str
+) -> tuple[str | None, str] | None:
+    """Spell a ``ParamSpec`` signature as its source does.
+
+    autodoc renders ``fn: Callable[P, object], *args: P.args, **kwargs:
+    P.kwargs`` as ``Callable[[~P], object]`` and ``*args: ~typing.~P``.
+    """
+    if args is None or "~P" not in args:
+        return None
+    names = "|".join(sorted(_type_variables()))
+    args = re.sub(rf"~collections\.abc\.Callable\[\[~({names})\], ", r"Callable[\1, ", args)
+    args = re.sub(rf"\*\*(\w+): ~typing\.~({names})\b", r"**\1: \2.kwargs", args)
+    args = re.sub(rf"\*(\w+): ~typing\.~({names})\b", r"*\1: \2.args", args)
+    return args, retann
+
+
+# Functions typed by overloads for the type checker's sake: their page shows
+# the one signature users call, and their docstring says how they are typed.
+_SHOWN_WITHOUT_OVERLOADS = {"gochan.select": "select"}
+
+
+def _drop_overloads(app: Sphinx) -> None:
+    """Keep autodoc from listing the overloads of :data:`_SHOWN_WITHOUT_OVERLOADS`."""
+    for module, qualname in _SHOWN_WITHOUT_OVERLOADS.items():
+        analyzer = ModuleAnalyzer.for_module(module)  # cached: autodoc gets this one
+        analyzer.analyze()
+        analyzer.overloads.pop(qualname, None)
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("builder-inited", _drop_overloads)
+    app.connect("autodoc-process-signature", _readable_signature)
     app.connect("missing-reference", _resolve_other_role, priority=900)  # after intersphinx
     app.connect("warn-missing-reference", _warn_missing_reference)
     app.connect("env-check-consistency", _check_public_names)

@@ -31,19 +31,15 @@ def merge(a: RecvChan[int], b: RecvChan[int]) -> RecvChan[int]:
         nonlocal a, b  # a Go closure assigns merge's own a and b
         try:  # defer close(c)
             while a is not nilchan or b is not nilchan:  # for a != nil || b != nil {
-                i, (v, ok) = select(a.recv_ok, b.recv_ok)
-                if i == 0:  # case v, ok := <-a:
-                    if not ok:
+                match select(a.recv_ok, b.recv_ok):
+                    case 0, (_, False):  # case v, ok := <-a: if !ok {
                         sys.stdout.write("a is done\n")
                         a = nilchan  # never ready again: this case is off
-                        continue
-                    c.send(v)
-                else:  # case v, ok := <-b:
-                    if not ok:
+                    case 1, (_, False):  # case v, ok := <-b: if !ok {
                         sys.stdout.write("b is done\n")
                         b = nilchan
-                        continue
-                    c.send(v)
+                    case _, (v, True):  # c <- v
+                        c.send(v)
         finally:
             c.close()
 

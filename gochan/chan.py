@@ -38,7 +38,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from gochan._args import count
 from gochan._args import timeout as _timeout
@@ -227,9 +227,14 @@ class Chan(Generic[T]):
         if not block(self._decide_send, value, timeout, "send").ok:
             raise ClosedChannelError("send on closed channel")
 
-    def recv_ok(self, timeout: float | None = None) -> tuple[T | None, bool]:
+    def recv_ok(
+        self, timeout: float | None = None
+    ) -> tuple[T, Literal[True]] | tuple[None, Literal[False]]:
         """Receive (Go: ``v, ok := <-ch``): ``(value, True)``, or ``(None, False)``
         once the channel is closed and drained.
+
+        Typed as those two shapes, so a type checker narrows the value on
+        ``ok``: ``case (v, True):`` in a ``match`` gives ``v`` as a ``T``.
 
         Raises :class:`TimeoutError` when ``timeout`` expires (nothing was taken).
         """
@@ -238,9 +243,9 @@ class Chan(Generic[T]):
         with self._lock:
             ready, value, ok = self._recv_locked()
         if ready:
-            return value, ok
+            return value, ok  # type: ignore[return-value]  # ok says which shape
         w = block(self._decide_recv, None, timeout, "receive")
-        return w.value, w.ok
+        return w.value, w.ok  # type: ignore[return-value]  # w.ok says which shape
 
     def recv(self, timeout: float | None = None) -> T | None:
         """Receive (Go: ``v := <-ch``); ``None`` at once, forever, once closed and drained."""
@@ -368,7 +373,9 @@ class _NilChan(Chan[Any]):
         """Block forever (Go: send on a nil channel), or until ``timeout``."""
         _park_forever(_timeout(timeout), "send")
 
-    def recv_ok(self, timeout: float | None = None) -> tuple[Any, bool]:
+    def recv_ok(
+        self, timeout: float | None = None
+    ) -> tuple[Any, Literal[True]] | tuple[None, Literal[False]]:
         """Block forever (Go: receive from a nil channel), or until ``timeout``."""
         _park_forever(_timeout(timeout), "receive")
         raise AssertionError("unreachable")  # pragma: no cover
@@ -400,7 +407,9 @@ class RecvChan(Protocol[T_co]):
     def recv(self, timeout: float | None = None) -> T_co | None:
         """Receive a value; ``None`` once closed and drained."""
 
-    def recv_ok(self, timeout: float | None = None) -> tuple[T_co | None, bool]:
+    def recv_ok(
+        self, timeout: float | None = None
+    ) -> tuple[T_co, Literal[True]] | tuple[None, Literal[False]]:
         """Receive ``(value, ok)``; ``(None, False)`` once closed and drained."""
 
     def __iter__(self) -> Iterator[T_co]:

@@ -39,8 +39,8 @@ dropped by their parent, so a long-lived parent does not grow. A child of a
 *foreign* parent (your own type implementing :class:`Context`) costs one
 goroutine, waiting on both done channels, until either is done -- unless
 that type also offers ``after_func(fn) -> stop`` (Go's ``afterFuncer``), which
-is then used instead. The implementation and its invariants are in
-``gochan._context_tree``.
+is then used instead. The invariants the implementation keeps are written
+in its source, beside the code that keeps them.
 
 Interrupts: a ``cancel`` cut short by ``KeyboardInterrupt`` leaves no lock
 held, and the next ``cancel`` of that context or of any ancestor (a ``with``

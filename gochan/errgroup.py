@@ -19,41 +19,41 @@ A function "returns an error" here by raising: the exception is collected
 returned by :meth:`Group.wait`, traceback intact, so ``raise err`` shows
 where it happened. ``KeyboardInterrupt`` and ``SystemExit`` raised inside a
 goroutine are collected the same way.
-
-Invariants (``Group._mu`` guards every field but ``_cancel``, which is
-written once, before the group is handed out; the lock is only taken in
-``with`` statements, so CPython 3.11+ never leaves it held on an interrupt):
-
-- ``_active`` counts the slots taken: goroutines of the group that are
-  starting or running. It is both the limit's count (``go`` takes a slot
-  only while ``_active < _limit``, or with no limit, ``_limit < 0``) and
-  what :meth:`Group.wait` waits on (it returns once ``_active`` has been
-  zero since it was called; ``_idle`` counts those moments, as a
-  WaitGroup's generation). ``_limit`` changes only while ``_active`` is 0.
-- Every slot has a ``_Ticket`` and is given back exactly once: the ticket
-  goes ``_NEW -> _HELD`` (in the section that takes the slot) ``->
-  _RUNNING`` (the goroutine's first section) ``-> _DONE``, or ``_HELD ->
-  _DONE`` when ``go`` raises before the goroutine claimed the slot (a
-  thread that could not start, an interrupt): ``_give_back`` acts only
-  if the ticket is still in the state its caller owns, so the two can
-  never both give it back, and a goroutine whose slot was given back
-  returns without running ``fn``. Each state change shares its ``with``
-  section with the counter change, and no section calls anything between
-  them, so an interrupt either precedes both or follows both. (So we
-  count under our own lock instead of using a ``Chan`` semaphore and a
-  :class:`~gochan.WaitGroup`: an interrupted ``send`` or ``add`` may have
-  happened or not, and the undo could not tell which.) The undo runs in
-  ``go``'s ``except`` clause: a second interrupt striking that clause
-  itself, microseconds after the first, is not covered.
-- ``_gate`` is a channel for blocked ``go``/``wait`` callers to park on,
-  made by the first of them; whoever gives a slot back (or changes the
-  limit) takes it out and closes it in the same section, waking them all
-  to look again. Nobody polls.
-- ``_err`` is set once, by the first goroutine to raise, and never changes.
-  The group's context (if any) is canceled with it as the cause right
-  after, outside the lock, and again (a no-op if already done) when
-  :meth:`Group.wait` returns.
 """
+
+# Invariants (``Group._mu`` guards every field but ``_cancel``, which is
+# written once, before the group is handed out; the lock is only taken in
+# ``with`` statements, so CPython 3.11+ never leaves it held on an interrupt):
+#
+# - ``_active`` counts the slots taken: goroutines of the group that are
+#   starting or running. It is both the limit's count (``go`` takes a slot
+#   only while ``_active < _limit``, or with no limit, ``_limit < 0``) and
+#   what :meth:`Group.wait` waits on (it returns once ``_active`` has been
+#   zero since it was called; ``_idle`` counts those moments, as a
+#   WaitGroup's generation). ``_limit`` changes only while ``_active`` is 0.
+# - Every slot has a ``_Ticket`` and is given back exactly once: the ticket
+#   goes ``_NEW -> _HELD`` (in the section that takes the slot) ``->
+#   _RUNNING`` (the goroutine's first section) ``-> _DONE``, or ``_HELD ->
+#   _DONE`` when ``go`` raises before the goroutine claimed the slot (a
+#   thread that could not start, an interrupt): ``_give_back`` acts only
+#   if the ticket is still in the state its caller owns, so the two can
+#   never both give it back, and a goroutine whose slot was given back
+#   returns without running ``fn``. Each state change shares its ``with``
+#   section with the counter change, and no section calls anything between
+#   them, so an interrupt either precedes both or follows both. (So we
+#   count under our own lock instead of using a ``Chan`` semaphore and a
+#   :class:`~gochan.WaitGroup`: an interrupted ``send`` or ``add`` may have
+#   happened or not, and the undo could not tell which.) The undo runs in
+#   ``go``'s ``except`` clause: a second interrupt striking that clause
+#   itself, microseconds after the first, is not covered.
+# - ``_gate`` is a channel for blocked ``go``/``wait`` callers to park on,
+#   made by the first of them; whoever gives a slot back (or changes the
+#   limit) takes it out and closes it in the same section, waking them all
+#   to look again. Nobody polls.
+# - ``_err`` is set once, by the first goroutine to raise, and never changes.
+#   The group's context (if any) is canceled with it as the cause right
+#   after, outside the lock, and again (a no-op if already done) when
+#   :meth:`Group.wait` returns.
 
 from __future__ import annotations
 

@@ -40,7 +40,8 @@ from __future__ import annotations
 import itertools
 import random
 import types
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, Literal, NoReturn, TypeAlias, TypeVar, overload
 
 from gochan._args import timeout as _timeout
 from gochan._waiter import Waiter, block
@@ -50,12 +51,20 @@ __all__ = ["default", "select"]
 
 
 class _Default:
-    """The type of :data:`default`."""
+    """The type of :data:`default`.
+
+    Callable only for the type checker's sake: to it, ``default`` is a case
+    whose result is ``None``, as a receive case is one whose result is the
+    value received.
+    """
 
     __slots__ = ()
 
     def __repr__(self) -> str:
         return "default"
+
+    def __call__(self) -> None:
+        raise TypeError("default is a select case: pass it to select, do not call it")
 
 
 default: Final = _Default()
@@ -256,6 +265,116 @@ def _poll_receives(cases: tuple[Any, ...]) -> Any:
     return None
 
 
+# The types of select's cases, for the type checker: a receive case is a
+# callable of no arguments whose result is the case's result; a send case
+# is a pair whose value must suit the send (else S cannot be inferred: the
+# error mypy gives for a mismatched send).
+_R = TypeVar("_R")
+_S = TypeVar("_S")
+_Case: TypeAlias = "Callable[[], _R] | tuple[Callable[[_S], _R], _S]"
+
+_R0 = TypeVar("_R0")
+_S0 = TypeVar("_S0")
+_R1 = TypeVar("_R1")
+_S1 = TypeVar("_S1")
+_R2 = TypeVar("_R2")
+_S2 = TypeVar("_S2")
+_R3 = TypeVar("_R3")
+_S3 = TypeVar("_S3")
+_R4 = TypeVar("_R4")
+_S4 = TypeVar("_S4")
+_R5 = TypeVar("_R5")
+_S5 = TypeVar("_S5")
+
+
+@overload
+def select(*, timeout: float | None = None) -> NoReturn: ...
+@overload
+def select(
+    c0: _Case[_R0, _S0],
+    /,
+    *,
+    timeout: float | None = None,
+) -> tuple[Literal[0], _R0]: ...
+@overload
+def select(
+    c0: _Case[_R0, _S0],
+    c1: _Case[_R1, _S1],
+    /,
+    *,
+    timeout: float | None = None,
+) -> tuple[Literal[0], _R0] | tuple[Literal[1], _R1]: ...
+@overload
+def select(
+    c0: _Case[_R0, _S0],
+    c1: _Case[_R1, _S1],
+    c2: _Case[_R2, _S2],
+    /,
+    *,
+    timeout: float | None = None,
+) -> (
+    tuple[Literal[0], _R0]
+    | tuple[Literal[1], _R1]
+    | tuple[Literal[2], _R2]
+): ...
+@overload
+def select(
+    c0: _Case[_R0, _S0],
+    c1: _Case[_R1, _S1],
+    c2: _Case[_R2, _S2],
+    c3: _Case[_R3, _S3],
+    /,
+    *,
+    timeout: float | None = None,
+) -> (
+    tuple[Literal[0], _R0]
+    | tuple[Literal[1], _R1]
+    | tuple[Literal[2], _R2]
+    | tuple[Literal[3], _R3]
+): ...
+@overload
+def select(
+    c0: _Case[_R0, _S0],
+    c1: _Case[_R1, _S1],
+    c2: _Case[_R2, _S2],
+    c3: _Case[_R3, _S3],
+    c4: _Case[_R4, _S4],
+    /,
+    *,
+    timeout: float | None = None,
+) -> (
+    tuple[Literal[0], _R0]
+    | tuple[Literal[1], _R1]
+    | tuple[Literal[2], _R2]
+    | tuple[Literal[3], _R3]
+    | tuple[Literal[4], _R4]
+): ...
+@overload
+def select(
+    c0: _Case[_R0, _S0],
+    c1: _Case[_R1, _S1],
+    c2: _Case[_R2, _S2],
+    c3: _Case[_R3, _S3],
+    c4: _Case[_R4, _S4],
+    c5: _Case[_R5, _S5],
+    /,
+    *,
+    timeout: float | None = None,
+) -> (
+    tuple[Literal[0], _R0]
+    | tuple[Literal[1], _R1]
+    | tuple[Literal[2], _R2]
+    | tuple[Literal[3], _R3]
+    | tuple[Literal[4], _R4]
+    | tuple[Literal[5], _R5]
+): ...
+@overload
+def select(
+    c0: _Case[Any, Any], c1: _Case[Any, Any], c2: _Case[Any, Any], c3: _Case[Any, Any],
+    c4: _Case[Any, Any], c5: _Case[Any, Any], c6: _Case[Any, Any], /,
+    *cases: _Case[Any, Any], timeout: float | None = None,
+) -> tuple[int, Any]: ...
+
 def select(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
     """Wait until one case can proceed and perform it (Go: ``select``).
 
@@ -270,6 +389,24 @@ def select(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
     case took effect; ``timeout=0`` polls once. A selected send on a closed
     channel raises :class:`ClosedChannelError`. More than 4096 distinct
     channels in one select: :class:`ValueError`.
+
+    Typed per case (up to six; more are accepted with the result typed
+    ``Any``): the result is ``(0, result of case 0) | (1, result of case 1)
+    | ...``, and a send case whose value does not suit its channel is a type
+    error. A ``match`` on the pair narrows both at once, as Go's ``case``
+    clauses do:
+
+    >>> from gochan import Chan, select
+    >>> counts, names = Chan[int](1), Chan[str](1)
+    >>> names.send("gopher")
+    >>> match select(counts.recv, names.recv_ok):
+    ...     case 0, n:  # n: int | None (None: counts is closed)
+    ...         print("count", n)
+    ...     case 1, (name, True):  # name: str
+    ...         print("name", name.upper())
+    ...     case 1, (_, False):
+    ...         print("names closed")
+    name GOPHER
     """
     if timeout is not None:
         timeout = _timeout(timeout)

@@ -58,9 +58,11 @@ def filter_multiples(
 ) -> None:
     """Copy the values from ``in_`` to ``out``, removing those divisible by ``prime``."""
     while True:
-        chosen, i = select(in_.recv, done.recv)
-        if chosen == 1:
-            return
+        match select(in_.recv, done.recv):
+            case 0, int(i):
+                pass
+            case _:  # done, or in_ closed
+                return
         if i % prime != 0:
             chosen, _ = select((out.send, i), done.recv)
             if chosen == 1:
@@ -230,15 +232,14 @@ def test_for_select_disables_a_finished_input_by_setting_it_to_nilchan() -> None
     iterations = 0
     while a is not nilchan or b is not nilchan:
         iterations += 1
-        chosen, (v, ok) = select(a.recv_ok, b.recv_ok, timeout=WAIT)
-        if not ok:
-            if chosen == 0:
+        match select(a.recv_ok, b.recv_ok, timeout=WAIT):
+            case 0, (_, False):
                 a = nilchan
                 a_disabled.close()
-            else:
+            case 1, (_, False):
                 b = nilchan
-            continue
-        got.append(v)
+            case _, (v, True):
+                got.append(v)
 
     assert got == a_values + b_values
     # One iteration per value and one per close: a closed input is not spun on.

@@ -272,7 +272,7 @@ def test_bad_case_raises_type_error(bad: Any) -> None:
 def test_bad_case_raises_before_anything_happens() -> None:
     a = Chan[int](1)
     with pytest.raises(TypeError):
-        select((a.send, 1), "bogus")
+        select((a.send, 1), "bogus")  # type: ignore[call-overload]  # the mistake tested
     assert len(a) == 0
 
 
@@ -371,7 +371,7 @@ def test_a_called_operation_gets_a_hint_to_pass_it_instead() -> None:
     a.send(5)
     with pytest.raises(TypeError, match=r"got 5 \(was the operation called instead of passed\? "
                                         r"pass ch\.recv, not ch\.recv\(\)"):
-        select(a.recv())
+        select(a.recv())  # type: ignore[call-overload]  # the mistake tested
 
 
 @pytest.mark.parametrize(

@@ -414,11 +414,12 @@ def test_storm_in_select_with_a_timer_case_takes_each_value_once(baseline: Basel
 
     def select_once() -> None:
         try:
-            i, v = select(ch.recv, after(random.choice(DELAYS)).recv, timeout=PROMPT)
+            chosen = select(ch.recv, after(random.choice(DELAYS)).recv, timeout=PROMPT)
         except TimeoutError:
             raise TimerWedged("select with a timer case timed out") from None
-        if i == 0:
-            got.append(v)
+        match chosen:
+            case 0, int(v):
+                got.append(v)
 
     with partner(sender(ch, sent)), InterruptStorm(anywhere=True) as storm:
         for _ in for_seconds():

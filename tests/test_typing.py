@@ -89,3 +89,54 @@ def test_errgroup_go_checks_the_arguments_against_the_function(tmp_path: Path) -
     assert report.count("error:") == 2, report
     assert 'Argument 2 to "go" of "Group" has incompatible type "str"' in report
     assert 'Missing positional argument "n" in call to "try_go" of "Group"' in report
+
+
+def test_select_gives_each_case_its_own_result_type(tmp_path: Path) -> None:
+    report = check(
+        tmp_path,
+        """
+        from gochan import Chan, default, select
+
+        a: Chan[int] = Chan(1)
+        b: Chan[str] = Chan(1)
+        reveal_type(select(a.recv, b.recv_ok, (b.send, "x"), default, timeout=1))
+        match select(a.recv, b.recv):
+            case 0, v:
+                reveal_type(v)
+            case 1, w:
+                s: str = w  # may be None: b may be closed
+        match select(b.recv_ok):
+            case 0, (x, True):
+                reveal_type(x)
+        eight = select(a.recv, a.recv, a.recv, a.recv, a.recv, a.recv, a.recv, a.recv)
+        reveal_type(eight)
+        """,
+    )
+    assert (
+        'Revealed type is "tuple[Literal[0], int | None] | '
+        "tuple[Literal[1], tuple[str, Literal[True]] | tuple[None, Literal[False]]] | "
+        'tuple[Literal[2], None] | tuple[Literal[3], None]"'
+    ) in report, report
+    assert 'Revealed type is "int | None"' in report, report
+    assert 'Revealed type is "str"' in report, report
+    assert 'Revealed type is "tuple[int, Any]"' in report, report
+    assert '(expression has type "str | None", variable has type "str")' in report, report
+    assert report.count("error:") == 1, report
+
+
+def test_select_rejects_a_send_case_of_the_wrong_type_and_a_called_case(tmp_path: Path) -> None:
+    report = check(
+        tmp_path,
+        """
+        from gochan import Chan, select
+
+        a: Chan[int] = Chan(1)
+        b: Chan[str] = Chan(1)
+        select(a.recv, (b.send, "fits"))
+        select(a.recv, (b.send, 3))
+        select(a.recv())
+        """,
+    )
+    assert report.count("error:") == 2, report
+    assert 'Cannot infer value of type parameter "_S1" of "select"' in report, report
+    assert 'No overload variant of "select" matches argument type "int | None"' in report, report
