@@ -8,13 +8,15 @@ all of it)::
     .venv/bin/python bench/pool_bench.py --json docs/_data/pool_bench.json
     .venv/bin/python bench/make_chart.py
 
-It writes two files that the Performance page uses, both committed:
+It writes three files that the Performance page uses, all committed:
 
-* ``docs/_static/benchmarks.svg``: one bar per benchmark row, the ratio
-  ``stdlib / gochan`` (time, or memory for a memory row) on a log scale,
-  bars growing from 1x (the standard library's figure) to the right when
-  gochan does better and to the left when it does worse, with each row's
-  target marked;
+* ``docs/_static/benchmarks.svg``: the speed chart, one bar per timed
+  benchmark row, the ratio ``stdlib / gochan`` on a log scale, bars growing
+  from 1x (the standard library's figure) to the right when gochan does
+  better and to the left when it does worse, with each row's target marked;
+* ``docs/_static/benchmarks-memory.svg``: the same for the memory rows, on
+  a scale of their own (a memory ratio in the thousands would otherwise
+  squash every speed ratio into a sliver);
 * ``docs/_generated/benchmarks.inc``: reST tables of every row, with the
   machine the figures were measured on.
 
@@ -42,6 +44,7 @@ from _harness import fmt
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "docs" / "_data"
 SVG_OUT = REPO_ROOT / "docs" / "_static" / "benchmarks.svg"
+MEMORY_SVG_OUT = REPO_ROOT / "docs" / "_static" / "benchmarks-memory.svg"
 INC_OUT = REPO_ROOT / "docs" / "_generated" / "benchmarks.inc"
 
 # Layout, in SVG pixels.
@@ -54,6 +57,12 @@ CHAR_W = 6.4  # average width of a 12 px sans-serif character, for the label col
 FASTER = "#2f6fb0"
 SLOWER = "#d9822b"
 NICE_TICKS = tuple(m * 10.0**e for e in range(-2, 5) for m in (1, 2, 5))
+MEMORY_UNITS = frozenset({"B", "bytes", "KiB", "MiB", "GiB", "kB", "MB", "GB"})
+
+
+def is_memory(row: dict[str, Any]) -> bool:
+    """Whether a row measures memory (its unit is one of bytes), not time."""
+    return str(row.get("unit")) in MEMORY_UNITS
 
 
 @dataclass(frozen=True)
@@ -105,9 +114,14 @@ def _scale(ratios: Sequence[float]) -> tuple[float, float, list[float]]:
     return lo, hi, ticks
 
 
-def svg(results: Sequence[Result]) -> str:
-    """The chart of every row with a ratio, grouped by benchmark file."""
-    charted = [(r, [row for row in r.rows if row.get("ratio")]) for r in results]
+def svg(results: Sequence[Result], *, memory: bool = False) -> str:
+    """The chart of every timed row (or, with ``memory``, every memory row)
+    with a ratio, grouped by benchmark file."""
+    charted = [
+        (r, rows)
+        for r in results
+        if (rows := [row for row in r.rows if row.get("ratio") and is_memory(row) == memory])
+    ]
     ratios = [float(row["ratio"]) for _, rows in charted for row in rows]
     lo, hi, ticks = _scale(ratios)
     labels = [str(row["name"]) for _, rows in charted for row in rows]
@@ -122,18 +136,19 @@ def svg(results: Sequence[Result]) -> str:
             plot_x1 - plot_x0
         )
 
+    what, measure = ("memory", "memory used") if memory else ("speed", "time taken")
     out: list[str] = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
         f'viewBox="0 0 {WIDTH} {height}" role="img" '
-        'aria-label="gochan vs the standard library: speed-up per benchmark" '
+        f'aria-label="gochan vs the standard library: {what} per benchmark" '
         'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif" '
         'font-size="12">',
         f'<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>',
         f'<text x="{WIDTH / 2:.0f}" y="22" text-anchor="middle" font-size="15" '
-        'font-weight="bold">gochan vs the standard library, same work, same run</text>',
+        f'font-weight="bold">gochan vs the standard library: {what}, same work, same run</text>',
         f'<text x="{WIDTH / 2:.0f}" y="38" text-anchor="middle" fill="#555">'
-        "stdlib / gochan, in each row's unit (time, or memory), log scale: right of 1x "
-        "gochan does better, left of it worse; | marks the target</text>",
+        f"stdlib / gochan ({measure}), log scale: right of 1x gochan does better, "
+        "left of it worse; | marks the target</text>",
     ]
     body_top = TOP
     body_bottom = height - BOTTOM + 8
@@ -260,7 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "inputs", nargs="*", type=Path,
         help="benchmark JSON files (default: docs/_data/*.json, sorted)",
     )
-    parser.add_argument("--svg", type=Path, default=SVG_OUT, help="chart to write")
+    parser.add_argument("--svg", type=Path, default=SVG_OUT, help="speed chart to write")
+    parser.add_argument(
+        "--memory-svg", type=Path, default=MEMORY_SVG_OUT, help="memory chart to write"
+    )
     parser.add_argument("--inc", type=Path, default=INC_OUT, help="reST tables to write")
     args = parser.parse_args(argv)
     inputs: list[Path] = args.inputs or sorted(DATA_DIR.glob("*.json"))
@@ -269,7 +287,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     results = [load(p) for p in inputs]
     sources = [_shown(p) for p in inputs]
-    for path, text in ((args.svg, svg(results)), (args.inc, tables(results, sources))):
+    written = (
+        (args.svg, svg(results)),
+        (args.memory_svg, svg(results, memory=True)),
+        (args.inc, tables(results, sources)),
+    )
+    for path, text in written:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         print(f"wrote {_shown(path)}")

@@ -35,7 +35,7 @@ docs-check: $(DOCS_STAMP)
 
 # Re-measure the benchmarks and regenerate the Performance page's chart and
 # tables from them (minutes; run on a quiet machine, then commit docs/_data,
-# docs/_static/benchmarks.svg and docs/_generated/benchmarks.inc).
+# docs/_static/benchmarks*.svg and docs/_generated/benchmarks.inc).
 .PHONY: docs-bench
 docs-bench: $(STAMP)
 	$(PY) bench/chan_bench.py --json docs/_data/chan_bench.json

@@ -67,8 +67,10 @@ def _write(path: Path, rows: list[dict[str, Any]], title: str = "demo bench") ->
 
 
 def _run(tmp_path: Path, *inputs: Path) -> tuple[str, str]:
-    svg, inc = tmp_path / "chart.svg", tmp_path / "tables.inc"
-    rc = make_chart.main([*map(str, inputs), "--svg", str(svg), "--inc", str(inc)])
+    """The speed chart and the tables (the memory chart: ``tmp_path / "memory.svg"``)."""
+    svg, memory, inc = tmp_path / "chart.svg", tmp_path / "memory.svg", tmp_path / "tables.inc"
+    rc = make_chart.main([*map(str, inputs), "--svg", str(svg), "--memory-svg", str(memory),
+                          "--inc", str(inc)])
     assert rc == 0
     return svg.read_text(encoding="utf-8"), inc.read_text(encoding="utf-8")
 
@@ -80,6 +82,10 @@ def test_committed_chart_and_tables_match_the_committed_data(tmp_path: Path) -> 
     assert svg == (ROOT / "docs" / "_static" / "benchmarks.svg").read_text(encoding="utf-8"), (
         "docs/_static/benchmarks.svg is stale: run .venv/bin/python bench/make_chart.py"
     )
+    memory = (tmp_path / "memory.svg").read_text(encoding="utf-8")
+    assert memory == (ROOT / "docs" / "_static" / "benchmarks-memory.svg").read_text(
+        encoding="utf-8"
+    ), "docs/_static/benchmarks-memory.svg is stale: run .venv/bin/python bench/make_chart.py"
     assert inc == (ROOT / "docs" / "_generated" / "benchmarks.inc").read_text(encoding="utf-8"), (
         "docs/_generated/benchmarks.inc is stale: run .venv/bin/python bench/make_chart.py"
     )
@@ -94,6 +100,19 @@ def test_chart_has_one_bar_per_row_with_a_ratio_coloured_by_direction(tmp_path: 
     texts = [t.text for t in root.iter(f"{SVG_NS}text")]
     assert "faster" in texts and "slower" in texts and "unmeasured" not in texts
     assert "2.00x" in texts and "0.50x" in texts
+
+
+def test_memory_rows_get_a_chart_and_a_scale_of_their_own(tmp_path: Path) -> None:
+    rows = [_row("speed", 1.0, 2.0), {**_row("memory", 1.0, 3000.0), "unit": "KiB"}]
+    svg, _ = _run(tmp_path, _write(tmp_path / "b.json", rows))
+    memory = (tmp_path / "memory.svg").read_text(encoding="utf-8")
+    speed_texts = [t.text for t in ET.fromstring(svg).iter(f"{SVG_NS}text")]
+    memory_texts = [t.text for t in ET.fromstring(memory).iter(f"{SVG_NS}text")]
+    assert "speed" in speed_texts and "memory" not in speed_texts
+    assert "memory" in memory_texts and "speed" not in memory_texts
+    # The speed axis ends near its own ratio, not at the memory row's 3000x.
+    assert "5x" in speed_texts and "1000x" not in speed_texts
+    assert "1000x" in memory_texts
 
 
 def test_bars_grow_from_one_x_towards_the_ratio(tmp_path: Path) -> None:
