@@ -229,7 +229,9 @@ def _withdraw_all(q: queue.SimpleQueue[int | None], pending: list[int]) -> None:
     rest to the next one.
     """
     with _lock:
-        while pending:
+        while True:  # not ``while pending``: see tests/test_bytecode.py
+            if not pending:
+                break
             _withdraw(q, pending[-1])
             pending.pop()
 

@@ -179,7 +179,7 @@ class _Scheduler:
 
     def rebuild(self) -> None:
         """Drop every entry that is no longer pending."""
-        self.heap = [item for item in self.heap if item[2].callback is not None]
+        self.heap = list(item for item in self.heap if item[2].callback is not None)
         heapq.heapify(self.heap)
         self.garbage = 0
 

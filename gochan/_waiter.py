@@ -146,7 +146,7 @@ def parked_count() -> int:
 def parked() -> list[Parked]:
     """Who is parked in gochan now, and in what (Go's ``[chan receive]``)."""
     with _parked_lock:
-        waiters = [w for w in _parked if not w.system]
+        waiters = list(w for w in _parked if not w.system)  # a genexpr: tests/test_bytecode.py
     return [Parked(w.thread, w.reason, tuple(sg.owner for sg in w.sudogs)) for w in waiters]
 
 
@@ -494,7 +494,7 @@ def has_live(q: WaitQueue) -> bool:
 
 def live_count(q: WaitQueue) -> int:
     """How many threads wait in ``q`` (a select with two cases here counts once)."""
-    return len({id(sg.waiter) for sg in q if not sg.waiter.done})
+    return len(set(id(sg.waiter) for sg in q if not sg.waiter.done))  # tests/test_bytecode.py
 
 
 class Notifier:

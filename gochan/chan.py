@@ -349,7 +349,9 @@ class Chan(Generic[T]):
             n = len(self._buf)
             self._buf.clear()
             # Keep invariant 2: parked senders refill the freed slots.
-            while self._sendq and len(self._buf) < self._cap:
+            while True:  # not ``while cond``: see tests/test_bytecode.py
+                if not (self._sendq and len(self._buf) < self._cap):
+                    break
                 if not refill(self._sendq, self._buf):
                     break
             return n

@@ -223,7 +223,7 @@ def _wait_for_exit(
     leftover: list[threading.Thread] = []
 
     def all_exited() -> bool:  # called with _lock held
-        leftover[:] = [t for t in _running if t not in ignore]
+        leftover[:] = (t for t in _running if t not in ignore)
         return not leftover
 
     _exited.wait_for(_lock, all_exited, timeout)

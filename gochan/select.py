@@ -423,7 +423,7 @@ def select(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
         if polled is not None:
             return polled  # type: ignore[no-any-return]  # (index, result)
     # The lock order: every channel once, by id.
-    chans = sorted({id(c): c for c, _, _ in parsed if c is not None}.values(), key=id)
+    chans = sorted(dict((id(c), c) for c, _, _ in parsed if c is not None).values(), key=id)
     if len(chans) > _MAX_CHANS:
         raise ValueError(f"select: too many channels ({len(chans)} > {_MAX_CHANS})")
     w = block(_decide, (chans, parsed, default_index), timeout, "select")

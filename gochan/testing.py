@@ -90,7 +90,7 @@ def _describe(thread: threading.Thread) -> str:
     if frame is None:
         return f"{thread.name}{started}"
     stack = traceback.extract_stack(frame)
-    user = [f for f in stack if not f.filename.startswith(_INTERNAL_PREFIXES)]
+    user = list(f for f in stack if not f.filename.startswith(_INTERNAL_PREFIXES))
     top = (user or stack)[-1]
     return f"{thread.name} at {top.filename}:{top.lineno} in {top.name}{started}"
 
