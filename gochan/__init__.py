@@ -3,6 +3,8 @@
 This module only re-exports; each concept lives in its own module.
 """
 
+import logging
+
 from gochan import context, errgroup
 from gochan.chan import Chan, ChanStatistics, ClosedChannelError, RecvChan, SendChan, nilchan
 from gochan.context import Canceled, Context, DeadlineExceeded
@@ -34,3 +36,6 @@ __all__ = [
     "select",
     "tick",
 ]
+
+# The library convention: gochan logs, the application decides what is shown.
+logging.getLogger("gochan").addHandler(logging.NullHandler())

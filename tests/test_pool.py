@@ -25,7 +25,6 @@ import pytest
 
 from gochan import Chan, ClosedChannelError, _context_signal, go, num_goroutine
 from gochan import context as gocontext
-from gochan import pool as gopool
 from gochan._waiter import Notifier
 from gochan.context import Canceled, Context, DeadlineExceeded
 from gochan.pool import (
@@ -38,44 +37,12 @@ from gochan.pool import (
     ShutdownReport,
     run_until_signal,
 )
+from gochan.pool import _pool as pool_impl
 from gochan.testing import current_goroutines, verify_no_goroutines
 from tests.helpers import WAIT, join, start, wait_parked, wait_until
+from tests.pool_helpers import Gate, assert_consistent, noop, wait_ctx_done
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def noop(ctx: Context, job: Job[Any]) -> None:
-    pass
-
-
-class Gate:
-    """A handler that blocks until released, telling when each job started."""
-
-    def __init__(self) -> None:
-        self.release = threading.Event()
-        self.started: Chan[Hashable] = Chan(1000)
-
-    def __call__(self, ctx: Context, job: Job[Any]) -> Any:
-        self.started.send(job.id)
-        assert self.release.wait(WAIT), "test never released the gate"
-        return job.payload
-
-    def wait_started(self, n: int = 1) -> list[Hashable]:
-        return [self.started.recv(WAIT) for _ in range(n)]
-
-
-def wait_ctx_done(ctx: Context, job: Job[Any]) -> None:
-    """A cooperative handler: returns only when its context is done (bounded)."""
-    ctx.done().recv(WAIT)
-    err = ctx.err()
-    assert err is not None
-    raise err
-
-
-def assert_consistent(s: PoolStats) -> None:
-    assert s.submitted == s.pending + s.in_flight + s.finished, s
-    assert s.pending >= 0 and s.in_flight >= 0, s
-    assert 0 <= s.queued <= min(s.pending, s.queue_size), s
 
 
 def drain_results(p: Pool[Any, Any]) -> list[Result[Any]]:
@@ -152,11 +119,11 @@ def test_every_submitted_job_runs_exactly_once_with_its_payload() -> None:
     assert all(r.outcome is Outcome.SUCCEEDED and r.error is None for r in got)
 
 
-def test_submit_numbers_jobs_from_one_unless_given_an_id() -> None:
+def test_submit_ids_jobs_by_submission_index_from_zero_unless_given_an_id() -> None:
     with Pool(noop, workers=1) as p:
-        assert p.submit("a").id == 1
+        assert p.submit("a").id == 0
         assert p.submit("b", id="mine").id == "mine"
-        assert p.submit("c").id == 2
+        assert p.submit("c").id == 2  # the third job submitted
         job = Job("j", "payload")
         assert p.submit(job) is job
 
@@ -255,7 +222,7 @@ def test_an_interrupt_after_the_job_was_queued_does_not_stall_later_shutdowns(
     # submit raises and takes the count back, yet the job runs (the limit
     # submit's docstring states). The counts are then off by one, but the
     # shutdown must not wait the settle timeout for them to agree.
-    monkeypatch.setattr(gopool, "_SETTLE_TIMEOUT", WAIT)
+    monkeypatch.setattr(pool_impl, "_SETTLE_TIMEOUT", WAIT)
     ran: Chan[Hashable] = Chan(1)
     p: Pool[int, None] = Pool(lambda ctx, job: ran.send(job.id), workers=1)
     send = Chan.send
@@ -394,7 +361,7 @@ def test_failures_are_logged_not_printed(
         p: Pool[int, None] = Pool(handler, workers=1, name="logged")
         p.submit(7, id="job-7")
         p.shutdown(WAIT)
-    (rec,) = [r for r in caplog.records if r.name == "gochan.pool"]
+    (rec,) = [r for r in caplog.records if r.name == "gochan.pool.logged"]
     assert rec.levelno == logging.ERROR
     assert "job-7" in rec.getMessage() and "logged" in rec.getMessage()
     assert rec.exc_info is not None and isinstance(rec.exc_info[1], RuntimeError)
@@ -429,12 +396,34 @@ def test_handler_that_returns_after_its_deadline_counts_as_timed_out() -> None:
 
 def test_job_that_expires_in_the_queue_never_runs() -> None:
     ran: list[int] = []
-    p: Pool[int, None] = Pool(lambda ctx, job: ran.append(job.payload), workers=1)
-    p.submit(0, deadline=time.monotonic() - 1)
+    gate = Gate()
+
+    def handler(ctx: Context, job: Job[int]) -> None:
+        if job.id == "blocker":
+            gate(ctx, job)
+        else:
+            ran.append(job.payload)
+
+    p: Pool[int, None] = Pool(handler, workers=1)
+    p.submit(-1, id="blocker")
+    gate.wait_started()
+    deadline = time.monotonic() + 0.01
+    p.submit(0, deadline=deadline)
+    wait_until(lambda: time.monotonic() > deadline, "the queued job's deadline passed")
+    gate.release.set()
     report = p.shutdown(WAIT)
     assert ran == []
-    assert (report.stats.timed_out, report.stats.started) == (1, 0)
+    assert (report.stats.timed_out, report.stats.started) == (1, 1)
     assert not report.failures[0].started
+
+
+def test_a_deadline_already_past_is_rejected_not_timed_out() -> None:
+    with Pool(noop, workers=1) as p:
+        with pytest.raises(ValueError, match="already past"):
+            p.submit(0, deadline=time.monotonic() - 1)
+        with pytest.raises(ValueError, match="already past"):
+            p.submit(Job("j", 0, deadline=time.monotonic() - 1))
+        assert p.stats().submitted == 0
 
 
 def test_job_timeout_limits_every_job() -> None:
@@ -639,7 +628,7 @@ def test_a_job_drained_by_a_timed_out_shutdown_gets_its_result_as_the_workers_ex
     gate.wait_started()
     p.submit(1, id="queued")
     workers = worker_threads(p)
-    deliver = p._deliver
+    deliver = p._runner.deliver
 
     def deliver_after_the_workers_exit(result: Result[Any], *args: Any, **kwargs: Any) -> None:
         if result.job_id == "queued":  # in the shutdown's drain
@@ -651,7 +640,7 @@ def test_a_job_drained_by_a_timed_out_shutdown_gets_its_result_as_the_workers_ex
                        "the closer ran or waits for the drain")
         deliver(result, *args, **kwargs)
 
-    monkeypatch.setattr(p, "_deliver", deliver_after_the_workers_exit)
+    monkeypatch.setattr(p._runner, "deliver", deliver_after_the_workers_exit)
     report = p.shutdown(0.01)
     assert not report.completed and report.forced
     assert report.not_started == ("queued",)
@@ -682,11 +671,11 @@ def test_a_drain_wakes_a_concurrent_shutdown_waiting_for_the_counts_to_settle(
     # Two timed-out shutdowns drain at once: one takes the queued job and,
     # before it counts it, the other is waiting for the counts to settle.
     # Counting the drained job must wake it, not leave it to the settle timeout.
-    monkeypatch.setattr(gopool, "_SETTLE_TIMEOUT", 2 * WAIT)
+    monkeypatch.setattr(pool_impl, "_SETTLE_TIMEOUT", 2 * WAIT)
     gate = Gate()  # ignores its context: both shutdowns time out
     p: Pool[int, Any] = Pool(gate, workers=1, queue_size=4)
     settled = _WatchedNotifier()
-    monkeypatch.setattr(p, "_settled", settled)
+    monkeypatch.setattr(p._ledger, "_settled", settled)
     p.submit(0, id="running")
     gate.wait_started()
     p.submit(1, id="queued")

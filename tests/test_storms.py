@@ -821,7 +821,7 @@ class Recorder:
 
 def pool_locks(p: Pool[Any, Any]) -> dict[str, Any]:
     return {
-        "pool._lock": p._lock, "pool._jobs._lock": p._jobs._lock,
+        "pool._ledger._lock": p._ledger._lock, "pool._jobs._lock": p._jobs._lock,
         "pool._done._lock": p._done._lock, "pool._wg._lock": p._wg._lock,
     }
 
@@ -869,6 +869,40 @@ def test_storm_in_pool_submit_and_shutdown_runs_each_accepted_job_once_and_shuts
     assert_settled(baseline)
     if found:
         raise found[0]
+
+
+def test_storm_in_job_result_leaves_no_waiter_and_the_outcome_is_still_there(
+    baseline: Baseline,
+) -> None:
+    # Each round waits on a job that ends a moment later, with a storm
+    # aimed anywhere in the wait: interrupted or not, nothing is left held
+    # or parked, the job's notifier has no live waiter once the main thread
+    # is back, and a later wait gets the outcome.
+    go_on: Chan[None] = Chan()
+
+    def handler(ctx: Context, job: Job[int]) -> int:
+        go_on.recv(WAIT)  # one job at a time, released by the test
+        return job.payload * 2
+
+    p: Pool[int, int] = Pool(handler, workers=1, queue_size=1)
+    rounds = 0
+    with InterruptStorm(anywhere=True) as storm:
+        for i in for_seconds():
+            rounds += 1
+            job = p.submit(i)
+            release = storm.shielded(lambda: go_on.send(None, timeout=WAIT))
+            t = start(release)
+            storm.run(functools.partial(job.result, timeout=PROMPT))
+            join(t)
+            assert_clean_after_op(**{"ledger": p._ledger.lock})
+            lock = p._ledger.lock
+            with lock:
+                waiting = 0 if job._settled is None else job._settled.waiting()
+            assert waiting == 0, f"round {rounds}: a phantom waiter on the job"
+            assert job.result(WAIT) == 2 * i
+    assert storm.count > 0
+    assert p.shutdown(WAIT).completed
+    assert_settled(baseline)
 
 
 def test_an_interrupt_as_submit_counts_its_job_leaves_no_job_pending(
