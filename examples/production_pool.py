@@ -30,7 +30,6 @@ reported an internal error.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import random
 import sys
@@ -173,9 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out = sys.stdout
     tty = out.isatty()
-    # Failures are in the report; keep the per-failure log lines off the
-    # terminal (the progress line shares it). Internal errors still show.
-    logging.basicConfig(level=logging.CRITICAL, format="%(levelname)s %(name)s: %(message)s")
+    # No logging setup: gochan logs failures on "gochan.pool.demo" and adds
+    # no handler of its own, so nothing reaches the terminal the progress
+    # line shares; the report lists the failures. An application that wants
+    # them configures logging as usual.
 
     job_timeout = 0.5 * args.speed
     tasks = make_tasks(args.jobs, args.speed, job_timeout, args.seed)
