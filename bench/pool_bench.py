@@ -6,7 +6,7 @@ Run from the repository root::
     .venv/bin/python bench/pool_bench.py --quick    # smoke run
     .venv/bin/python bench/pool_bench.py --json results.json
 
-Three workloads, each measured for both sides in the same run, in
+Five workloads, each measured for both sides in the same run, in
 interleaved rounds (see ``_harness``):
 
 * ``no-op jobs``: submit N no-op jobs to 8 workers, then wait for all of
@@ -20,6 +20,14 @@ interleaved rounds (see ``_harness``):
   100,000 jobs faster than the workers run them (they are held until the
   producer is done, or is blocked by back-pressure). The pool's bounded
   queue blocks the producer; the executor queues every job.
+* ``map``: ``pool.map`` over N no-op items (lazy, at most
+  ``workers + queue_size`` jobs outstanding) vs ``executor.map`` (which
+  submits every item first), both consumed in full, in input order.
+* ``submit + result``: one job at a time, submitted then waited for
+  (``job.result()`` vs ``executor.submit(...).result()``): the latency of
+  a round trip to a worker. Both sides wake a worker and are woken back,
+  so the figure is bounded below by two thread wake-ups; the row's notes
+  give that floor, measured as a ``queue.SimpleQueue`` ping-pong.
 
 Every workload checks that each job ran exactly once, so a broken pool
 fails the bench instead of printing a number.
@@ -53,6 +61,8 @@ QUEUE_SIZE = 100
 _NOOP_JOBS = (100_000, 20_000)
 _SLEEP_JOBS = (4_000, 800)
 _BACKLOG_JOBS = (100_000, 20_000)
+_MAP_ITEMS = (100_000, 20_000)
+_ROUND_TRIPS = (20_000, 4_000)
 _ROUNDS = (5, 3)
 
 _SLEEP = 0.001
@@ -253,6 +263,100 @@ def bench_memory(n: int) -> h.Row:
     )
 
 
+def _double(ctx: Context, job: pool.Job[int]) -> int:
+    return job.payload * 2
+
+
+def _twice(x: int) -> int:
+    return x * 2
+
+
+def bench_map(n: int, rounds: int) -> h.Row:
+    """``pool.map`` vs ``executor.map`` over ``n`` no-op items: microseconds per item."""
+    want = sum(range(n)) * 2
+
+    def pool_side() -> float:
+        t0 = time.perf_counter()
+        p: pool.Pool[int, int] = pool.Pool(_double, workers=WORKERS, queue_size=QUEUE_SIZE)
+        got = sum(p.map(range(n)))
+        p.shutdown()
+        elapsed = time.perf_counter() - t0
+        if got != want:
+            raise RuntimeError(f"pool.map: sum {got}, expected {want}")
+        return elapsed / n
+
+    def executor_side() -> float:
+        t0 = time.perf_counter()
+        ex = ThreadPoolExecutor(WORKERS)
+        got = sum(ex.map(_twice, range(n)))
+        ex.shutdown(wait=True)
+        elapsed = time.perf_counter() - t0
+        if got != want:
+            raise RuntimeError(f"executor.map: sum {got}, expected {want}")
+        return elapsed / n
+
+    return h.compare(
+        f"map ({n:,} no-op items, 8 workers)", "us/item", pool_side, executor_side,
+        rounds=rounds, target=">= 3x", min_ratio=3.0,
+    )
+
+
+def _ping_pong(n: int) -> float:
+    """Seconds per round trip through two ``queue.SimpleQueue``s and a thread (the floor)."""
+    import queue
+
+    there: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+    back: queue.SimpleQueue[int] = queue.SimpleQueue()
+
+    def echo() -> None:
+        while (x := there.get()) is not None:
+            back.put(x)
+
+    t = threading.Thread(target=echo, daemon=True)
+    t.start()
+    t0 = time.perf_counter()
+    for i in range(n):
+        there.put(i)
+        back.get()
+    elapsed = time.perf_counter() - t0
+    there.put(None)
+    t.join()
+    return elapsed / n
+
+
+def bench_round_trip(n: int, rounds: int) -> h.Row:
+    """Submit one job, wait for its result, repeat: microseconds per round trip."""
+
+    def pool_side() -> float:
+        p: pool.Pool[int, int] = pool.Pool(_double, workers=WORKERS, queue_size=QUEUE_SIZE)
+        t0 = time.perf_counter()
+        for i in range(n):
+            if p.submit(i).result() != 2 * i:
+                raise RuntimeError("pool: wrong result")
+        elapsed = time.perf_counter() - t0
+        p.shutdown()
+        return elapsed / n
+
+    def executor_side() -> float:
+        ex = ThreadPoolExecutor(WORKERS)
+        t0 = time.perf_counter()
+        for i in range(n):
+            if ex.submit(_twice, i).result() != 2 * i:
+                raise RuntimeError("executor: wrong result")
+        elapsed = time.perf_counter() - t0
+        ex.shutdown(wait=True)
+        return elapsed / n
+
+    row = h.compare(
+        f"submit + result, one at a time ({n:,})", "us/job", pool_side, executor_side,
+        rounds=rounds, target=">= 2x", min_ratio=2.0,
+    )
+    floor = h.median([_ping_pong(n) * 1e6 for _ in range(3)])
+    row.extra["floor_us"] = round(floor, 2)
+    row.note = f"floor (SimpleQueue ping-pong) {floor:.1f} us"
+    return row
+
+
 def run(quick: bool = False) -> list[h.Row]:
     """Every pool benchmark; rows of medians, ratios against ThreadPoolExecutor(8)."""
     q = 1 if quick else 0
@@ -262,6 +366,8 @@ def run(quick: bool = False) -> list[h.Row]:
         functools.partial(bench_noop, _NOOP_JOBS[q], rounds),
         functools.partial(bench_sleep, _SLEEP_JOBS[q], rounds),
         functools.partial(bench_memory, _BACKLOG_JOBS[q]),
+        functools.partial(bench_map, _MAP_ITEMS[q], rounds),
+        functools.partial(bench_round_trip, _ROUND_TRIPS[q], rounds),
     ):
         row = bench()
         print(f"  {row.name}: pool {row.gochan:.2f}, executor {row.stdlib:.2f} {row.unit}",
