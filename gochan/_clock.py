@@ -36,7 +36,7 @@ __all__ = [
     "set_bubble",
 ]
 
-now = time.monotonic
+_monotonic = now = time.monotonic
 """The current instant (seconds, monotonic): gochan's only time read."""
 
 _TIMEOUT_MAX = threading.TIMEOUT_MAX
@@ -77,9 +77,9 @@ def acquire_within(lock: _Lockish, timeout: float | None, waiter: object = None)
         return lock.acquire(False)
     if timeout <= _MAIN_SLICE or _get_ident() != _main_ident():
         return lock.acquire(True, timeout)
-    deadline = now() + timeout
+    deadline = _monotonic() + timeout  # real time, also under a bubble's clock
     while True:
-        left = deadline - now()
+        left = deadline - _monotonic()
         if left <= 0:
             return lock.acquire(False)
         if lock.acquire(True, min(left, _MAIN_SLICE)):

@@ -539,10 +539,12 @@ class Notifier:
 
     __slots__ = ("_q", "bubble", "reason")
 
-    def __init__(self, reason: str, bubble: object = None) -> None:
+    def __init__(self, reason: str) -> None:
         self.reason = reason
         self._q = WaitQueue()
-        self.bubble = bubble  # the testing bubble whose members made it, if any
+        # The testing bubble whose member made it, if any: a wait on it is
+        # then a wait on a bubble object (see gochan._bubble).
+        self.bubble = _clock.bubble() if _clock.any_bubble else None
 
     def notify_all(self) -> None:
         """Wake every waiter; the caller holds the lock the waiters pass."""

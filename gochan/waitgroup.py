@@ -41,7 +41,6 @@ import threading
 from collections.abc import Callable
 from typing import ParamSpec
 
-from gochan import _clock
 from gochan._args import timeout as _timeout
 from gochan._bubble import check
 from gochan._waiter import Notifier
@@ -63,8 +62,7 @@ class WaitGroup:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        bubble = _clock.bubble() if _clock.any_bubble else None
-        self._zero = Notifier("sync.WaitGroup.Wait", bubble)
+        self._zero = Notifier("sync.WaitGroup.Wait")  # of the maker's bubble, if any
         self._count = 0
         self._generation = 0
 
