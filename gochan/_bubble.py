@@ -391,8 +391,12 @@ class Clock:
 
     __slots__ = ("_b",)
 
-    def __init__(self, b: Bubble) -> None:
-        self._b = b
+    _b: Bubble
+
+    def __init__(self, bubble: object) -> None:
+        # Typed ``object``: the bubble is internal, not part of the API.
+        assert isinstance(bubble, Bubble)
+        self._b = bubble
 
     def now(self) -> float:
         """The bubble's virtual time (``gochan.now()`` in any member)."""
