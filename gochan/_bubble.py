@@ -47,7 +47,7 @@ from typing import Any, Protocol
 from gochan import _clock
 from gochan._waiter import Sudog, Waiter, WaitQueue, block
 
-__all__ = ["Bubble", "BubbleUnwound", "Clock", "check", "open_bubble"]
+__all__ = ["Bubble", "BubbleUnwound", "Clock", "any_open", "check", "open_bubble"]
 
 
 class BubbleUnwound(BaseException):
@@ -381,9 +381,13 @@ class Bubble:
                 self.ended = True
                 self.members.pop(self.opener.thread, None)
             _clock.set_bubble(None)
+            _closed()
 
-    def now(self) -> float:
-        return self.vnow
+
+def _closed() -> None:
+    global _open
+    with _open_lock:
+        _open -= 1
 
 
 class Clock:
@@ -448,10 +452,23 @@ def _acquire_within(lock: Any, timeout: float | None, waiter: object = None) -> 
     return b.park(waiter, lock, timeout)
 
 
+_open_lock = threading.Lock()
+_open = 0  # bubbles opened and not yet ended
+
+
 def open_bubble(start: float, idle_timeout: float) -> Bubble:
     """A new bubble with the calling thread as its opener."""
+    global _open
     if _clock.bubble() is not None:
         raise RuntimeError("testing.bubble: already in a bubble (bubbles do not nest)")
     _clock.install(_now, _acquire_within)
-    return Bubble(start, idle_timeout)
+    b = Bubble(start, idle_timeout)
+    with _open_lock:
+        _open += 1
+    return b
+
+
+def any_open() -> bool:
+    """Whether a bubble is open now (its members' waits follow its own rules)."""
+    return _open > 0
 

@@ -25,6 +25,7 @@ import os
 import threading
 
 from gochan import _clock
+from gochan._bubble import any_open
 from gochan._waiter import Waiter, waiters
 
 __all__ = ["DeadlockError", "mode", "set_mode"]
@@ -79,8 +80,8 @@ def _snapshot() -> frozenset[Waiter] | None:
     """The waiters of every live thread if all are parked for good, else None."""
     from gochan._scheduler import pending_timers
 
-    if _clock.any_bubble and _clock.bubble() is not None:
-        return None  # a bubble has its own rules
+    if _clock.any_bubble and any_open():
+        return None  # a bubble's members wait on its virtual clock: its own rules
     by_thread = {w.thread: w for w in waiters()}
     found = []
     for t in threading.enumerate():

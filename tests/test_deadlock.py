@@ -24,6 +24,7 @@ import pytest
 
 import gochan
 from gochan import Chan, DeadlockError, WaitGroup, _clock, after, debug, go, select
+from gochan.testing import bubble
 from tests.helpers import WAIT, join, start
 
 GIVE_UP = 100  # checks (50 ms apart): 5 s, then the test stops waiting
@@ -213,6 +214,23 @@ def test_no_report_while_an_asyncio_loop_runs() -> None:
         join(t)
     finally:
         loop.close()
+
+
+def test_no_report_while_a_bubble_is_open_in_another_thread() -> None:
+    outside: Chan[int] = Chan()
+    done = threading.Event()
+
+    def in_a_bubble() -> None:
+        with bubble(idle_timeout=WAIT):
+            outside.recv()  # parked with no timeout, as far as the registry shows
+        done.set()
+
+    def setup(_: Chan[None]) -> Callable[[], None]:
+        start(in_a_bubble)
+        return outside.close
+
+    _quiet_while(setup)
+    assert done.wait(WAIT)
 
 
 def test_no_report_during_100k_ping_pongs_among_8_goroutines() -> None:
