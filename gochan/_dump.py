@@ -18,9 +18,10 @@ from collections.abc import Iterable
 from gochan import _clock
 from gochan._waiter import Waiter, waiters
 
-__all__ = ["dump", "state", "user_frames"]
+__all__ = ["INTERNAL", "dump", "state", "user_frames"]
 
-_INTERNAL = (
+# Frames of these files are gochan's or threading's, not the user's.
+INTERNAL = (
     os.path.dirname(os.path.abspath(__file__)) + os.sep,
     os.path.abspath(threading.__file__),
 )
@@ -43,7 +44,7 @@ def user_frames(thread: threading.Thread) -> list[traceback.FrameSummary]:
             return []
         frame = found
     stack = traceback.extract_stack(frame)
-    return [f for f in stack if not f.filename.startswith(_INTERNAL)]
+    return [f for f in stack if not f.filename.startswith(INTERNAL)]
 
 
 def state(w: Waiter) -> str:

@@ -48,7 +48,6 @@ is simply not defined and the functions still work.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import threading
 import traceback
@@ -58,6 +57,7 @@ from typing import Any
 from gochan._args import seconds
 from gochan._bubble import Clock, open_bubble
 from gochan._deadlock import set_mode
+from gochan._dump import INTERNAL as _INTERNAL_PREFIXES
 from gochan.goroutine import _live_goroutines, _start_site, _wait_for_exit
 
 __all__ = ["Clock", "bubble", "current_goroutines", "verify_no_goroutines"]
@@ -150,10 +150,6 @@ def _describe(thread: threading.Thread) -> str:
     return f"{thread.name} at {top.filename}:{top.lineno} in {top.name}{started}"
 
 
-_INTERNAL_PREFIXES = (
-    os.path.dirname(os.path.abspath(__file__)) + os.sep,
-    os.path.abspath(threading.__file__),
-)
 
 
 try:

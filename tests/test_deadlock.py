@@ -4,12 +4,17 @@ The detector runs in the main thread between the slices of its untimed
 park. Each test bounds that park with a spy around the detector: after a
 given number of checks it runs an action (release the other threads, or
 fail), so a detector that never fires -- or fires wrongly -- fails fast.
+
+Detection looks at the whole process, where earlier tests may have left
+threads or timers behind; so each detection test runs alone in a fresh
+interpreter (``@isolated``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -19,6 +24,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import ParamSpec
 
 import pytest
 
@@ -28,6 +35,27 @@ from gochan.testing import bubble
 from tests.helpers import WAIT, join, start
 
 GIVE_UP = 100  # checks (50 ms apart): 5 s, then the test stops waiting
+ROOT = Path(__file__).resolve().parent.parent
+_ISOLATED = "GOCHAN_TEST_ISOLATED"
+P = ParamSpec("P")
+
+
+def isolated(test: Callable[P, None]) -> Callable[P, None]:
+    """Run the test alone in a fresh interpreter (it then runs for real there)."""
+    if os.environ.get(_ISOLATED) == "1":
+        return test
+
+    @functools.wraps(test)
+    def run_alone(*args: P.args, **kwargs: P.kwargs) -> None:
+        env = dict(os.environ, PYTHONPATH=str(ROOT), **{_ISOLATED: "1"})
+        node = f"{Path(__file__).resolve()}::{test.__name__}"
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", node],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    return run_alone
 
 
 @contextlib.contextmanager
@@ -63,6 +91,7 @@ def after_checks(n: int, action: Callable[[], object]) -> Iterator[list[int]]:
 # -- raise ----------------------------------------------------------------------
 
 
+@isolated
 def test_recv_in_the_main_thread_with_nobody_else_raises() -> None:
     ch: Chan[int] = Chan()
     with detection("raise"), after_checks(GIVE_UP, ch.close), pytest.raises(
@@ -77,6 +106,7 @@ def test_recv_in_the_main_thread_with_nobody_else_raises() -> None:
     assert ch.statistics().closed is False
 
 
+@isolated
 def test_the_dump_of_a_three_goroutine_deadlock_names_all_three() -> None:
     a, b, c = Chan[int](), Chan[int](), Chan[int]()
     wg = WaitGroup()
@@ -120,6 +150,7 @@ def test_a_timed_wait_is_never_reported() -> None:
 # -- warn ------------------------------------------------------------------------
 
 
+@isolated
 def test_warn_logs_the_dump_once(caplog: pytest.LogCaptureFixture) -> None:
     ch: Chan[int] = Chan()
     caplog.set_level(logging.WARNING, logger="gochan")
@@ -152,6 +183,7 @@ def _quiet_while(setup: Callable[[Chan[None]], Callable[[], None]]) -> None:
         assert count[0] >= CHECKS
 
 
+@isolated
 def test_no_report_while_a_goroutine_is_in_time_sleep() -> None:
     stop = threading.Event()
     done: Chan[None] = Chan(1)
@@ -169,6 +201,7 @@ def test_no_report_while_a_goroutine_is_in_time_sleep() -> None:
     done.recv(timeout=WAIT)
 
 
+@isolated
 def test_no_report_while_a_select_waits_on_an_hour_timer() -> None:
     ch: Chan[int] = Chan()
     done: Chan[int] = Chan(1)
@@ -181,6 +214,7 @@ def test_no_report_while_a_select_waits_on_an_hour_timer() -> None:
     assert done.recv(timeout=WAIT) == 0
 
 
+@isolated
 def test_no_report_while_a_recv_has_a_timeout() -> None:
     ch: Chan[int] = Chan()
     done: Chan[int | None] = Chan(1)
@@ -193,6 +227,7 @@ def test_no_report_while_a_recv_has_a_timeout() -> None:
     assert done.recv(timeout=WAIT) is None
 
 
+@isolated
 def test_no_report_while_a_foreign_thread_is_in_queue_get() -> None:
     q: queue.Queue[int] = queue.Queue()
     t = start(q.get)
@@ -200,6 +235,7 @@ def test_no_report_while_a_foreign_thread_is_in_queue_get() -> None:
     join(t)
 
 
+@isolated
 def test_no_report_while_an_asyncio_loop_runs() -> None:
     loop = asyncio.new_event_loop()
     t = start(loop.run_forever)
@@ -216,6 +252,7 @@ def test_no_report_while_an_asyncio_loop_runs() -> None:
         loop.close()
 
 
+@isolated
 def test_no_report_while_a_bubble_is_open_in_another_thread() -> None:
     outside: Chan[int] = Chan()
     done = threading.Event()
@@ -233,6 +270,7 @@ def test_no_report_while_a_bubble_is_open_in_another_thread() -> None:
     assert done.wait(WAIT)
 
 
+@isolated
 def test_no_report_during_100k_ping_pongs_among_8_goroutines() -> None:
     ring = [Chan[int]() for _ in range(8)]
     total = 100_000
