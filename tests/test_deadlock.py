@@ -303,7 +303,7 @@ def test_set_deadlock_detection_rejects_bad_modes() -> None:
 
 
 def _run(code: str, env_value: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, GOCHAN_DEADLOCK=env_value, PYTHONPATH=os.getcwd())
+    env = dict(os.environ, GOCHAN_DEADLOCK=env_value, PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, timeout=60)
 
