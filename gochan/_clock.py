@@ -95,6 +95,7 @@ def _main_ident() -> int | None:
 
 
 real_now = now
+"""The real monotonic clock, whatever clock is installed (how long a wait has lasted)."""
 real_acquire_within = acquire_within
 
 idle_hook: Callable[[], None] | None = None

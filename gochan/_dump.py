@@ -73,7 +73,7 @@ def dump(threads: Iterable[threading.Thread] | None = None) -> str:
     from gochan.goroutine import _start_site
 
     parked = {w.thread: w for w in waiters() if not w.done}
-    now = _clock.now()
+    now = _clock.real_now()  # waits are timed in real seconds, in a bubble too
     out = []
     for t in list(threading.enumerate()) if threads is None else list(threads):
         w = parked.get(t.ident) if t.ident is not None else None

@@ -317,7 +317,7 @@ class Waiter:
         if not self.armed:
             self.arm()
         self.thread = _get_ident()
-        self.since = _clock.now()
+        self.since = _clock.real_now()  # real seconds, in a bubble too
         self.timed = timeout is not None and timeout < _INF
         counted = False
         try:

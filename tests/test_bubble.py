@@ -393,3 +393,39 @@ def test_a_pool_job_past_its_deadline_times_out_in_virtual_time() -> None:
     assert first == (Outcome.TIMED_OUT, "DeadlineExceeded", 3.0, True)
     for _ in range(100):
         assert _pool_run() == first
+
+
+def _traced_program() -> list[tuple[str, float]]:
+    """Three goroutines, a ticker and a context deadline; what happened, and when."""
+    events: Chan[tuple[str, float]] = Chan(100)
+    with bubble():
+        ctx, cancel = context.with_timeout(context.background(), 4.5)
+        ticker = Ticker(1.0)
+
+        def worker(name: str, step: float) -> None:
+            while True:
+                i, _ = select(ctx.done().recv, after(step).recv)
+                if i == 0:
+                    events.send((f"{name} stops", gochan.now()))
+                    return
+                events.send((name, gochan.now()))
+
+        wg = WaitGroup()
+        wg.go(worker, "fast", 0.75)
+        wg.go(worker, "slow", 2.0)
+        for _ in range(3):
+            events.send(("tick", ticker.c.recv()))  # type: ignore[arg-type]
+        ticker.stop()
+        wg.wait()
+        cancel()
+    events.close()
+    return list(events)
+
+
+def test_a_program_in_a_bubble_runs_the_same_way_every_time() -> None:
+    first = _traced_program()
+    assert ("fast", 0.75) in first and ("slow", 4.0) in first
+    assert ("fast stops", 4.5) in first and ("slow stops", 4.5) in first
+    assert [e for e in first if e[0] == "tick"] == [("tick", 1.0), ("tick", 2.0), ("tick", 3.0)]
+    for _ in range(20):
+        assert sorted(_traced_program()) == sorted(first)
