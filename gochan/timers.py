@@ -392,6 +392,8 @@ class Ticker:
         its end.
         """
         c = self._c
+        if c._bubble is not None:
+            check(c._bubble, "Ticker.stop")
         with c._lock:
             c._stop_timer()
 
@@ -407,6 +409,8 @@ class Ticker:
                 "(non-positive interval for Ticker.Reset)"
             )
         c = self._c
+        if c._bubble is not None:
+            check(c._bubble, "Ticker.reset")
         with c._lock:
             c._stop_timer()
             c._period = period

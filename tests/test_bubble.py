@@ -264,6 +264,30 @@ def test_a_non_member_using_a_bubble_object_gets_runtime_error(use: Any) -> None
         use(ch, t, wg)
 
 
+def test_a_ticker_of_a_bubble_is_for_its_members_only() -> None:
+    with bubble():
+        t = Ticker(1)
+        assert isinstance(_from_other_thread(t.stop), RuntimeError)
+        assert isinstance(_from_other_thread(lambda: t.reset(2)), RuntimeError)
+        t.stop()
+
+
+def test_a_member_of_another_bubble_gets_runtime_error() -> None:
+    with bubble():
+        ch: Chan[int] = Chan(1)
+        errors: list[BaseException] = []
+
+        def other_bubble() -> None:
+            with bubble():
+                try:
+                    ch.send(1)
+                except RuntimeError as e:
+                    errors.append(e)
+
+        start(other_bubble).join(WAIT)
+        assert len(errors) == 1 and len(ch) == 0
+
+
 def test_members_may_use_objects_made_outside_the_bubble() -> None:
     ch: Chan[int] = Chan(1)
     with bubble():
