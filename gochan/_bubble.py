@@ -28,8 +28,9 @@ waiter's ``mutex``, never held while taking another lock or calling out):
    advances meanwhile. Whoever brings ``running`` to 0 calls ``advance``:
    a member that parks, a member that leaves, the advancer itself.
 3. A member's timed park is a virtual timer (``member.timer``) that
-   expires its waiter; it is taken out of the heap when the member
-   resumes, so a stale timeout never makes time jump.
+   expires its waiter; it is canceled (and dropped from the heap when met)
+   as the member resumes, before it counts as blocked again, so a stale
+   timeout never makes time jump.
 4. ``failure`` once set stays set: no more advancing; every blocked member
    is expired with its ``unwind`` error and every later park raises it.
 """
@@ -138,8 +139,8 @@ class Bubble:
     def leave(self, m: _Member, own: bool = True) -> None:
         """``m`` has ended (``own``: called from its thread, which leaves the bubble)."""
         with self.lock:
-            if self.members.pop(m.thread, None) is not None and not m.blocked:
-                self.running -= 1
+            if self.members.pop(m.thread, None) is not None and not (m.blocked and m.durable):
+                self.running -= 1  # it was counted running (inv. 1)
             self.epoch += 1
         if own:
             _clock.set_bubble(None)
