@@ -142,9 +142,13 @@ class Bubble:
             if self.members.pop(m.thread, None) is not None and not (m.blocked and m.durable):
                 self.running -= 1  # it was counted running (inv. 1)
             self.epoch += 1
-        if own:
-            _clock.set_bubble(None)
-        self.advance()
+        # Advance first, still on the bubble's clock: the timers it fires
+        # read the clock and start goroutines that must be members.
+        try:
+            self.advance()
+        finally:
+            if own:
+                _clock.set_bubble(None)
 
     # -- parking (from _clock.acquire_within) ---------------------------------
 

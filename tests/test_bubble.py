@@ -179,6 +179,21 @@ def test_goroutines_started_by_members_are_members() -> None:
         assert clock.now() == 3.0
 
 
+def test_timers_fired_by_a_member_as_it_exits_start_members() -> None:
+    # The goroutine wakes at 0.5 while the opener is parked, arms an
+    # after_func and exits: its exit is what lets time move, so its thread
+    # fires the timer; the goroutine started then must be a member.
+    with bubble():
+        done: Chan[float] = Chan()
+
+        def arm_and_exit() -> None:
+            gochan.sleep(0.5)
+            after_func(1, lambda: done.send(gochan.now()))
+
+        go(arm_and_exit)
+        assert done.recv() == 1.5
+
+
 def test_wait_returns_once_every_other_member_is_durably_blocked() -> None:
     with bubble() as clock:
         ch: Chan[int] = Chan()
