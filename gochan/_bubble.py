@@ -224,7 +224,8 @@ class Bubble:
             with self.lock:
                 if self.epoch != seen or self.failure is not None or not self.running:
                     continue
-                stuck = [m for m in self.members.values() if not (m.blocked and m.durable)]
+                # A genexpr, not a filtered comprehension: tests/test_bytecode.py.
+                stuck = list(m for m in self.members.values() if not (m.blocked and m.durable))
             names = "\n".join(_where(m.thread) for m in stuck)
             self._fail(RuntimeError(
                 f"testing.bubble: no progress for {self.idle_timeout} s: "
@@ -357,13 +358,13 @@ class Bubble:
         """Fail the bubble: the opener gets ``error``, every other member unwinds (inv. 4)."""
         with self.lock:
             self.failure = error
-            blocked = []
-            for m in self.members.values():
+            members = list(self.members.values())
+            for m in members:
                 m.unwind = error if m is self.opener else BubbleUnwound(str(error))
-                if m.blocked and m.waiter is not None:
-                    blocked.append(m.waiter)
+            blocked = list(m.waiter for m in members if m.blocked and m.waiter is not None)
         for w in blocked:
-            w.expire()
+            if w is not None:
+                w.expire()
 
     # -- leaving --------------------------------------------------------------
 

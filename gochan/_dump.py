@@ -44,7 +44,7 @@ def user_frames(thread: threading.Thread) -> list[traceback.FrameSummary]:
             return []
         frame = found
     stack = traceback.extract_stack(frame)
-    return [f for f in stack if not f.filename.startswith(INTERNAL)]
+    return list(f for f in stack if not f.filename.startswith(INTERNAL))
 
 
 def state(w: Waiter) -> str:
@@ -72,7 +72,7 @@ def dump(threads: Iterable[threading.Thread] | None = None) -> str:
     """Every thread (or those given): its state, channels, user frames, creator."""
     from gochan.goroutine import _start_site
 
-    parked = {w.thread: w for w in waiters() if not w.done}
+    parked = dict((w.thread, w) for w in waiters() if not w.done)
     now = _clock.real_now()  # waits are timed in real seconds, in a bubble too
     out = []
     for t in list(threading.enumerate()) if threads is None else list(threads):
