@@ -5,12 +5,13 @@ This module only re-exports; each concept lives in its own module.
 
 import logging
 
-from gochan import context, errgroup
+from gochan import context, debug, errgroup
 from gochan.chan import Chan, ChanStatistics, ClosedChannelError, RecvChan, SendChan, nilchan
 from gochan.context import Canceled, Context, DeadlineExceeded
+from gochan.debug import DeadlockError
 from gochan.goroutine import go, num_goroutine
 from gochan.select import default, select
-from gochan.timers import Ticker, Timer, after, after_func, tick
+from gochan.timers import Ticker, Timer, after, after_func, now, sleep, tick
 from gochan.waitgroup import WaitGroup
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "ClosedChannelError",
     "Context",
     "DeadlineExceeded",
+    "DeadlockError",
     "RecvChan",
     "SendChan",
     "Ticker",
@@ -28,12 +30,15 @@ __all__ = [
     "after",
     "after_func",
     "context",
+    "debug",
     "default",
     "errgroup",
     "go",
     "nilchan",
+    "now",
     "num_goroutine",
     "select",
+    "sleep",
     "tick",
 ]
 

@@ -132,6 +132,31 @@ class TimerHandle:
         return _scheduler.cancel(self._entry)
 
 
+class _VirtualHandle(TimerHandle):
+    """Cancels a callback scheduled on a testing bubble's virtual clock."""
+
+    __slots__ = ("_bubble",)
+
+    def __init__(self, entry: _Entry, bubble: Any) -> None:
+        super().__init__(entry)
+        self._bubble = bubble
+
+    def cancel(self) -> bool:
+        return bool(self._bubble.cancel(self._entry))
+
+
+def _virtual(bubble: Any, when: float, callback: Callable[..., object],
+             target: object) -> TimerHandle:
+    """Schedule on a bubble's clock: a member's timers run in virtual time,
+    fired by the bubble (:mod:`gochan._bubble`), not by the timer thread."""
+    entry = _Entry(callback)
+    if target is not None:
+        entry.ref = _Ref(target)
+        entry.ref.entry = entry
+    bubble.schedule(when, entry)
+    return _VirtualHandle(entry, bubble)
+
+
 class _Scheduler:
     """The heap and its thread; one instance per process."""
 
@@ -336,7 +361,10 @@ def schedule(when: float, callback: Callable[[], object]) -> TimerHandle:
     must be quick and must not block: every timer shares the thread. Its
     exceptions are reported through ``threading.excepthook``. The callback
     is held strongly until it runs or :meth:`TimerHandle.cancel` drops it.
+    In a testing bubble, ``when`` is on the bubble's clock, which fires it.
     """
+    if _clock.any_bubble and (bubble := _clock.bubble()) is not None:
+        return _virtual(bubble, when, callback, None)
     return _scheduler.push(when, callback, None)
 
 
@@ -352,6 +380,8 @@ def schedule_weak(when: float, target: T, callback: Callable[[T], object]) -> Ti
     """
     if target is None:
         raise TypeError("schedule_weak needs a target object, not None")
+    if _clock.any_bubble and (bubble := _clock.bubble()) is not None:
+        return _virtual(bubble, when, callback, target)
     return _scheduler.push(when, callback, target)
 
 

@@ -86,12 +86,14 @@ __all__ = [
     "parked",
     "parked_count",
     "refill",
+    "waiters",
     "wake_all",
 ]
 
 A = TypeVar("A")
 
 _get_ident = threading.get_ident
+_INF = float("inf")
 
 # The waiters parked right now (invariant 7): what a deadlock detector (Go's
 # "all goroutines are asleep") or a fake clock needs to know.
@@ -143,6 +145,13 @@ def parked_count() -> int:
         return sum(1 for w in _parked if not w.system)
 
 
+def waiters() -> list[Waiter]:
+    """Every waiter parked now, the timer thread's included (for the goroutine
+    dump and the deadlock detector, which read their fields as hints)."""
+    with _parked_lock:
+        return list(_parked)
+
+
 def parked() -> list[Parked]:
     """Who is parked in gochan now, and in what (Go's ``[chan receive]``)."""
     with _parked_lock:
@@ -168,9 +177,11 @@ class Waiter:
         "ok",
         "park",
         "reason",
+        "since",
         "sudogs",
         "system",
         "thread",
+        "timed",
         "value",
         "wake",
         "woken",
@@ -194,6 +205,8 @@ class Waiter:
         self.armed = False
         self.woken = False  # wake() was called (under mutex)
         self.next: Waiter | None = None  # the next of a wake-up chain (inv. 8)
+        self.since = 0.0  # when it parked (for the goroutine dump)
+        self.timed = False  # parked with a finite timeout (the deadlock detector)
 
     def arm(self, park: Park | None = None) -> None:
         """Make the locks: ``park`` is held until a partner completes us.
@@ -255,6 +268,21 @@ class Waiter:
                 self.woken = True
                 self.wake()
 
+    def expire(self) -> bool:
+        """Cancel on the clock's behalf and wake the thread (a bubble's virtual
+        timeout, or its unwinding); False if the waiter was done already.
+
+        The thread's park then returns as if its timeout had expired.
+        """
+        with self.mutex:
+            if self.done:
+                return False
+            self.done = True
+            self.canceled = True
+            self.woken = True
+            self.wake()
+            return True
+
     def cancel(self) -> bool:
         """Claim the waiter for itself (timeout, interrupt); False if a partner did.
 
@@ -289,12 +317,14 @@ class Waiter:
         if not self.armed:
             self.arm()
         self.thread = _get_ident()
+        self.since = _clock.real_now()  # real seconds, in a bubble too
+        self.timed = timeout is not None and timeout < _INF
         counted = False
         try:
             with _parked_lock:
                 _parked[self] = None
                 counted = True  # in the same section: a signal cannot split them
-            woken = _clock.acquire_within(self.park, timeout)
+            woken = _clock.acquire_within(self.park, timeout, self)
         except BaseException:
             self.cancel()
             raise
@@ -507,11 +537,14 @@ class Notifier:
     held and nobody queued, and the waits show in :func:`parked`.
     """
 
-    __slots__ = ("_q", "reason")
+    __slots__ = ("_q", "bubble", "reason")
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
         self._q = WaitQueue()
+        # The testing bubble whose member made it, if any: a wait on it is
+        # then a wait on a bubble object (see gochan._bubble).
+        self.bubble = _clock.bubble() if _clock.any_bubble else None
 
     def notify_all(self) -> None:
         """Wake every waiter; the caller holds the lock the waiters pass."""
@@ -566,6 +599,10 @@ class _Locked:
     def __init__(self, notifier: Notifier, lock: threading.Lock) -> None:
         self.notifier = notifier
         self.lock = lock
+
+    @property
+    def _bubble(self) -> object:
+        return self.notifier.bubble
 
     def _unpark(self, sg: Sudog) -> None:
         with self.lock:

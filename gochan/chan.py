@@ -40,6 +40,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
+from gochan import _clock
 from gochan._args import count
 from gochan._args import timeout as _timeout
 from gochan._waiter import (
@@ -102,7 +103,8 @@ class Chan(Generic[T]):
     operation did not happen.
     """
 
-    __slots__ = ("__weakref__", "_buf", "_cap", "_closed", "_lock", "_recvq", "_sendq")
+    __slots__ = ("__weakref__", "_bubble", "_buf", "_cap", "_closed", "_lock", "_recvq",
+                 "_sendq")
 
     # True for a channel that can be ready with empty queues and buffer (a
     # timer channel delivers its due value only when somebody looks), so an
@@ -123,6 +125,8 @@ class Chan(Generic[T]):
         self._closed = False
         self._recvq = WaitQueue()
         self._sendq = WaitQueue()
+        # The testing bubble whose member made it (only members may use it).
+        self._bubble = _clock.bubble() if _clock.any_bubble else None
 
     # -- operations attempted under the lock (shared with select) ---------
 
@@ -211,6 +215,8 @@ class Chan(Generic[T]):
         when the channel is closed while waiting, and :class:`TimeoutError`
         when ``timeout`` expires (nothing was sent).
         """
+        if self._bubble is not None:
+            _outside(self._bubble, "send")
         if timeout is not None:
             timeout = _timeout(timeout)
         with self._lock:
@@ -238,6 +244,8 @@ class Chan(Generic[T]):
 
         Raises :class:`TimeoutError` when ``timeout`` expires (nothing was taken).
         """
+        if self._bubble is not None:
+            _outside(self._bubble, "receive")
         if timeout is not None:
             timeout = _timeout(timeout)
         with self._lock:
@@ -249,6 +257,8 @@ class Chan(Generic[T]):
 
     def recv(self, timeout: float | None = None) -> T | None:
         """Receive (Go: ``v := <-ch``); ``None`` at once, forever, once closed and drained."""
+        if self._bubble is not None:
+            _outside(self._bubble, "receive")
         if timeout is not None:
             timeout = _timeout(timeout)
         with self._lock:
@@ -265,6 +275,8 @@ class Chan(Generic[T]):
         ``(None, False)`` and every parked sender raises
         :class:`ClosedChannelError`. Closing twice raises.
         """
+        if self._bubble is not None:
+            _outside(self._bubble, "close")
         fresh_recvq, fresh_sendq = WaitQueue(), WaitQueue()
         recvq = sendq = fresh_recvq  # empty until swapped below
         try:
@@ -288,6 +300,8 @@ class Chan(Generic[T]):
 
     def __iter__(self) -> Iterator[T]:
         """Receive until closed and drained (Go: ``for v := range ch``)."""
+        if self._bubble is not None:
+            _outside(self._bubble, "range")
         lock, buf = self._lock, self._buf
         while True:
             with lock:
@@ -355,6 +369,12 @@ class Chan(Generic[T]):
                 if not refill(self._sendq, self._buf):
                     break
             return n
+
+
+def _outside(bubble: object, op: str) -> None:
+    """Raise unless the current thread is a member of ``bubble`` (Go panics so)."""
+    if _clock.bubble() is not bubble:
+        raise RuntimeError(f"{op} on a channel of a testing bubble from outside the bubble")
 
 
 def _park_forever(timeout: float | None, reason: str) -> None:

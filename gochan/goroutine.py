@@ -55,6 +55,8 @@ from collections.abc import Callable, Collection
 from types import FrameType
 from typing import ParamSpec
 
+from gochan import _clock
+from gochan._bubble import BubbleUnwound
 from gochan._waiter import Notifier
 
 __all__ = ["go", "num_goroutine"]
@@ -118,6 +120,8 @@ def _go(
     """Start a goroutine (see :func:`go`); ``role`` names gochan's own ones."""
     ticket = _Ticket()
     site = _call_site()
+    # A member of a testing bubble starts members (see gochan._bubble).
+    bubble = _clock.bubble() if _clock.any_bubble else None
 
     def run() -> None:
         with _lock:
@@ -126,15 +130,22 @@ def _go(
                 ticket.state = _RUNNING
         if not mine:
             return  # go() raised and undid this goroutine: fn must not run
+        if bubble is not None:
+            bubble.enter()
         try:
             fn(*args, **kwargs)
+        except BubbleUnwound:
+            pass  # its bubble failed and unwound it: not this goroutine's error
         finally:
             _forget(threading.current_thread())
+            if bubble is not None:
+                bubble.leave(member)
 
     with _lock:
         n = next(_ids)
     name = f"goroutine-{n}" if role is None else f"{role} (goroutine-{n})"
     thread = threading.Thread(target=run, name=name, daemon=True)
+    member = None if bubble is None else bubble.add(thread)
     try:
         with _lock:
             ticket.state = _PENDING
@@ -143,11 +154,14 @@ def _go(
         _start(thread)
     except BaseException:
         with _lock:
-            if ticket.state == _PENDING:  # not _NEW (not added), not _RUNNING (its own)
+            abandoned = ticket.state in (_NEW, _PENDING)  # not _RUNNING (its own)
+            if ticket.state == _PENDING:  # not _NEW (not added)
                 ticket.state = _ABANDONED
                 _running.discard(thread)
                 _started_at.pop(thread, None)
                 _exited.notify_all()
+        if abandoned and member is not None:
+            bubble.leave(member, own=False)  # type: ignore[union-attr]
         raise
     return thread
 

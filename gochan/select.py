@@ -45,7 +45,15 @@ from typing import Any, Final, Literal, NoReturn, TypeAlias, TypeVar, overload
 
 from gochan._args import timeout as _timeout
 from gochan._waiter import Waiter, block
-from gochan.chan import _CLOSED, _NOT_READY, Chan, ClosedChannelError, _NilChan, nilchan
+from gochan.chan import (
+    _CLOSED,
+    _NOT_READY,
+    Chan,
+    ClosedChannelError,
+    _NilChan,
+    _outside,
+    nilchan,
+)
 
 __all__ = ["default", "select"]
 
@@ -136,6 +144,8 @@ def _parse(cases: tuple[Any, ...]) -> tuple[list[tuple[Chan[Any] | None, int, An
         else:
             return _parse_any(cases)
         ch: Chan[Any] = case.__self__  # type: ignore[assignment]  # f is a Chan method
+        if ch._bubble is not None:
+            _outside(ch._bubble, "select")
         parsed.append((None if ch is nilchan else ch, kind, None))
     return parsed, -1
 
@@ -168,6 +178,8 @@ def _parse_any(cases: tuple[Any, ...]) -> tuple[list[tuple[Chan[Any] | None, int
         if ch is nilchan:
             parsed.append((None, kind, value))
             continue
+        if ch._bubble is not None:
+            _outside(ch._bubble, "select")
         parsed.append((ch, kind, value))
     return parsed, default_index
 
@@ -253,6 +265,9 @@ def _poll_receives(cases: tuple[Any, ...]) -> Any:
         f = case.__func__
         if f is not _CHAN_RECV and f not in _RECV_OK_FUNCS:
             return _NOT_RECEIVES
+        owner: Any = case.__self__
+        if owner._bubble is not None:
+            _outside(owner._bubble, "select")
     perms = _PERMS[len(cases)]
     for i in perms[int(_random() * len(perms))]:
         case = cases[i]

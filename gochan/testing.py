@@ -1,4 +1,15 @@
-"""Goroutine-leak checking for tests (Go: ``go.uber.org/goleak``).
+"""Testing concurrent code: the leak check, the bubble, deadlock detection.
+
+- :func:`verify_no_goroutines` (Go: ``go.uber.org/goleak``) fails a test
+  that leaves goroutines running.
+- :func:`bubble` (Go 1.25: ``testing/synctest``) runs code on a virtual
+  clock that jumps ahead whenever every goroutine of the bubble is blocked
+  in gochan: an hour of timeouts takes milliseconds, deterministically.
+- As a pytest plugin (``-p gochan.testing``), the ``--gochan-deadlock``
+  option turns on :func:`gochan.debug.set_deadlock_detection`.
+
+Leak checking
+-------------
 
 A test that leaves a goroutine running (blocked on a channel nobody will
 ever close, say) is a bug that otherwise shows up only as a slow leak in
@@ -36,7 +47,7 @@ is simply not defined and the functions still work.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import sys
 import threading
 import traceback
@@ -44,9 +55,53 @@ from collections.abc import Collection, Iterator
 from typing import Any
 
 from gochan._args import seconds
+from gochan._bubble import Clock, open_bubble
+from gochan._deadlock import set_mode
+from gochan._dump import INTERNAL as _INTERNAL_PREFIXES
 from gochan.goroutine import _live_goroutines, _start_site, _wait_for_exit
 
-__all__ = ["current_goroutines", "verify_no_goroutines"]
+__all__ = ["Clock", "bubble", "current_goroutines", "verify_no_goroutines"]
+
+
+@contextlib.contextmanager
+def bubble(*, start: float = 0.0, idle_timeout: float = 10.0) -> Iterator[Clock]:
+    """Run the block in a bubble with a virtual clock (Go 1.25: ``synctest.Test``).
+
+    Members: the calling thread and every goroutine a member starts
+    (``go``, ``wg.go``, errgroup, ``after_func``, pool workers; not a plain
+    ``threading.Thread``). Inside, :func:`gochan.now` starts at ``start``
+    and moves only when every member is *durably blocked* -- parked in
+    gochan on the bubble's own channels, timers, contexts and WaitGroups,
+    or in :func:`gochan.sleep` -- then jumps to the next timer. Objects a
+    member makes belong to the bubble: using one from outside raises
+    ``RuntimeError``.
+
+    When no member can ever run again, the blocked call of the opening
+    thread raises :class:`gochan.DeadlockError` (its ``report`` names every
+    member and what it waits on), and the other members are unwound.
+    Leaving the block waits for every member; members still blocked then
+    make it raise ``DeadlockError``. A member that keeps the bubble from
+    progressing for ``idle_timeout`` real seconds without being durably
+    blocked (``time.sleep``, a foreign lock) makes the opening thread's
+    blocked call raise ``RuntimeError`` naming it. Bubbles do not nest.
+
+    >>> import gochan
+    >>> from gochan import Chan, after, select
+    >>> from gochan.testing import bubble
+    >>> with bubble() as clock:
+    ...     i, _ = select(Chan[int]().recv, after(3600).recv)
+    ...     print(i, clock.now())
+    1 3600.0
+    """
+    start_at = seconds(start, "bubble: start")
+    idle = seconds(idle_timeout, "bubble: idle_timeout")
+    b = open_bubble(start_at, idle)
+    try:
+        yield Clock(b)
+    except BaseException:
+        b.close(body_failed=True)
+        raise
+    b.close(body_failed=False)
 
 
 def current_goroutines() -> frozenset[threading.Thread]:
@@ -95,10 +150,6 @@ def _describe(thread: threading.Thread) -> str:
     return f"{thread.name} at {top.filename}:{top.lineno} in {top.name}{started}"
 
 
-_INTERNAL_PREFIXES = (
-    os.path.dirname(os.path.abspath(__file__)) + os.sep,
-    os.path.abspath(threading.__file__),
-)
 
 
 try:
@@ -112,7 +163,13 @@ else:
     _GRACE_MARK = "goroutine_leak_grace"
 
     def pytest_addoption(parser: pytest.Parser) -> None:
-        """The ini option, when this module is loaded as a plugin."""
+        """The options, when this module is loaded as a plugin."""
+        parser.addoption(
+            "--gochan-deadlock",
+            choices=["off", "warn", "raise"],
+            default=None,
+            help="gochan deadlock detection (gochan.debug.set_deadlock_detection)",
+        )
         parser.addini(
             _GRACE_INI,
             f"seconds goroutine_leak_check waits for goroutines to finish (default {_GRACE})",
@@ -120,6 +177,9 @@ else:
         )
 
     def pytest_configure(config: pytest.Config) -> None:
+        chosen = config.getoption("--gochan-deadlock", default=None)
+        if chosen is not None:
+            set_mode(chosen, "--gochan-deadlock")
         config.addinivalue_line(
             "markers",
             f"{_GRACE_MARK}(seconds): how long goroutine_leak_check waits for this test's "
@@ -155,4 +215,10 @@ else:
         yield
         verify_no_goroutines(timeout=grace, ignore=before)
 
-    __all__ += ["goroutine_leak_check"]
+    @pytest.fixture
+    def gochan_bubble() -> Iterator[Clock]:
+        """Run the test in a :func:`bubble`; the fixture's value is its clock."""
+        with bubble() as clock:
+            yield clock
+
+    __all__ += ["gochan_bubble", "goroutine_leak_check"]

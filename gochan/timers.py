@@ -68,12 +68,13 @@ from collections.abc import Callable
 
 from gochan import _clock
 from gochan._args import seconds as _seconds
+from gochan._bubble import check
 from gochan._scheduler import TimerHandle, schedule, schedule_weak
 from gochan._waiter import Sudog, WaitQueue, has_live
-from gochan.chan import Chan, ChanStatistics, nilchan
+from gochan.chan import Chan, ChanStatistics, _park_forever, nilchan
 from gochan.goroutine import go
 
-__all__ = ["Ticker", "Timer", "after", "after_func", "tick"]
+__all__ = ["Ticker", "Timer", "after", "after_func", "now", "sleep", "tick"]
 
 # Go's smallest duration: a shorter positive period would make the next-tick
 # arithmetic overflow (a denormal period divides the elapsed time to inf).
@@ -103,6 +104,7 @@ class _TimerChan(Chan[float]):
         self._closed = False
         self._recvq = WaitQueue()
         self._sendq = WaitQueue()
+        self._bubble = _clock.bubble() if _clock.any_bubble else None
         self._period = period  # 0 for a one-shot timer
         self._handle: TimerHandle | None = None
         # As _arm, inlined for after()'s sake: nobody can be parked yet.
@@ -219,10 +221,11 @@ class _FuncTimer:
     ``stop`` returns False it has started.
     """
 
-    __slots__ = ("armed", "fn", "gen", "handle", "lock")
+    __slots__ = ("armed", "bubble", "fn", "gen", "handle", "lock")
 
     def __init__(self, delay: float, fn: Callable[[], object]) -> None:
         self.lock = threading.Lock()
+        self.bubble = _clock.bubble() if _clock.any_bubble else None
         self.fn = fn
         self.gen = 0
         self.armed = False
@@ -309,6 +312,7 @@ class Timer:
         True means ``fn`` will not run; False means it has been started.
         """
         c, f = self._c, self._f
+        _check_member(self, "Timer.stop")
         if c is not None:
             with c._lock:
                 return c._stop_timer()
@@ -323,6 +327,7 @@ class Timer:
         the call is received after it returns.
         """
         delay = _seconds(seconds, "Timer.reset: duration")
+        _check_member(self, "Timer.reset")
         c, f = self._c, self._f
         if c is not None:
             with c._lock:
@@ -345,6 +350,14 @@ class Timer:
             with f.lock:
                 armed = f.armed
         return f"<Timer armed={armed} at {id(self):#x}>"
+
+
+def _check_member(t: Timer, what: str) -> None:
+    """A timer made in a testing bubble is for its members only."""
+    c, f = t._c, t._f
+    bubble = c._bubble if c is not None else f.bubble if f is not None else None
+    if bubble is not None:
+        check(bubble, what)
 
 
 class Ticker:
@@ -379,6 +392,8 @@ class Ticker:
         its end.
         """
         c = self._c
+        if c._bubble is not None:
+            check(c._bubble, "Ticker.stop")
         with c._lock:
             c._stop_timer()
 
@@ -394,6 +409,8 @@ class Ticker:
                 "(non-positive interval for Ticker.Reset)"
             )
         c = self._c
+        if c._bubble is not None:
+            check(c._bubble, "Ticker.reset")
         with c._lock:
             c._stop_timer()
             c._period = period
@@ -440,3 +457,29 @@ def after_func(seconds: float, fn: Callable[[], object]) -> Timer:
     holds ``fn`` until it runs or is stopped. Not callable: ``TypeError``.
     """
     return Timer._func(seconds, fn)
+
+
+def now() -> float:
+    """The current instant, in seconds (Go: ``time.Now``, as a monotonic reading).
+
+    ``time.monotonic()`` outside a testing bubble; the bubble's virtual time
+    inside one. Every gochan deadline is on this clock.
+    """
+    return _clock.now()
+
+
+def sleep(seconds: float) -> None:
+    """Pause the calling thread for ``seconds`` (Go: ``time.Sleep``).
+
+    Unlike ``time.sleep``, a testing bubble sees it as durably blocked, so
+    its virtual clock moves past it at once; it also shows as ``sleep`` in
+    :func:`gochan.debug.dump_goroutines`. A non-positive duration returns at
+    once; ``inf`` sleeps forever. In the main thread a KeyboardInterrupt
+    interrupts it.
+    """
+    delay = _seconds(seconds, "sleep: duration")
+    if delay > 0:
+        try:
+            _park_forever(delay, "sleep")
+        except TimeoutError:
+            pass

@@ -42,6 +42,7 @@ from collections.abc import Callable
 from typing import ParamSpec
 
 from gochan._args import timeout as _timeout
+from gochan._bubble import check
 from gochan._waiter import Notifier
 from gochan.goroutine import _ABANDONED, _PENDING, _RUNNING, _require_callable, _Ticket, go
 
@@ -61,7 +62,7 @@ class WaitGroup:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._zero = Notifier("sync.WaitGroup.Wait")
+        self._zero = Notifier("sync.WaitGroup.Wait")  # of the maker's bubble, if any
         self._count = 0
         self._generation = 0
 
@@ -74,6 +75,8 @@ class WaitGroup:
         """
         if isinstance(delta, bool) or not isinstance(delta, int):
             raise TypeError(f"WaitGroup.add: delta must be an int, got {type(delta).__name__}")
+        if self._zero.bubble is not None:
+            check(self._zero.bubble, "WaitGroup.add")
         with self._lock:
             count = self._count + delta
             if count < 0:
@@ -95,6 +98,8 @@ class WaitGroup:
         ``KeyboardInterrupt`` interrupts the wait and leaves the group
         consistent.
         """
+        if self._zero.bubble is not None:
+            check(self._zero.bubble, "WaitGroup.wait")
         if timeout is not None:
             timeout = _timeout(timeout)
         with self._lock:
