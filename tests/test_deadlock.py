@@ -319,7 +319,10 @@ def test_a_bad_environment_variable_is_an_error() -> None:
     assert "GOCHAN_DEADLOCK" in result.stderr and "ValueError" in result.stderr
 
 
-def test_the_pytest_option_turns_detection_on(pytester: pytest.Pytester) -> None:
+def test_the_pytest_option_turns_detection_on(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # gochan importable where it is not installed
     pytester.makepyfile(
         """
         import pytest
