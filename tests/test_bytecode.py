@@ -68,8 +68,13 @@ def uncovered_back_edges(code: types.CodeType) -> Iterator[tuple[str, int | None
 
 def _gochan_modules() -> list[types.ModuleType]:
     names = [m.name for m in pkgutil.walk_packages(gochan.__path__, "gochan.")]
-    return [gochan, *(importlib.import_module(n) for n in sorted(names)
-                      if not n.startswith("gochan.pool.dask"))]
+    modules = [gochan]
+    for name in sorted(names):
+        try:
+            modules.append(importlib.import_module(name))
+        except ImportError:  # gochan.pool.dask, where its extra is not installed
+            assert name == "gochan.pool.dask", name
+    return modules
 
 
 def _code_of(module: types.ModuleType) -> types.CodeType:

@@ -28,6 +28,7 @@ from gochan import context as gocontext
 from gochan._waiter import Notifier
 from gochan.context import Canceled, Context, DeadlineExceeded
 from gochan.pool import (
+    Backend,
     Job,
     Outcome,
     Pool,
@@ -105,9 +106,9 @@ def test_pool_starts_its_workers_and_stops_them_on_shutdown() -> None:
 # -- submitting -----------------------------------------------------------------
 
 
-def test_every_submitted_job_runs_exactly_once_with_its_payload() -> None:
+def test_every_submitted_job_runs_exactly_once_with_its_payload(backend: Backend | None) -> None:
     p: Pool[int, int] = Pool(lambda ctx, job: job.payload * 2, workers=4, queue_size=5,
-                             results=True)
+                             results=True, backend=backend)
     got: list[Result[int]] = []
     t = start(lambda: got.extend(p.results))
     jobs = [p.submit(i) for i in range(200)]
@@ -332,13 +333,13 @@ def test_slow_handler_holds_a_million_job_producer_at_the_bound_in_bounded_memor
 # -- running: deadlines, contexts, errors ---------------------------------------
 
 
-def test_job_that_raises_is_recorded_and_its_worker_survives() -> None:
+def test_job_that_raises_is_recorded_and_its_worker_survives(backend: Backend | None) -> None:
     def handler(ctx: Context, job: Job[int]) -> int:
         if job.payload == 0:
             raise ValueError("bad payload 0")
         return job.payload
 
-    p: Pool[int, int] = Pool(handler, workers=1)
+    p: Pool[int, int] = Pool(handler, workers=1, backend=backend)
     p.submit(0, id="bad")
     p.submit(1, id="good")
     report = p.shutdown(WAIT)
@@ -369,8 +370,8 @@ def test_failures_are_logged_not_printed(
     assert out.out == "" and out.err == ""
 
 
-def test_per_job_deadline_cancels_the_context_of_a_running_job() -> None:
-    p: Pool[int, None] = Pool(wait_ctx_done, workers=1)
+def test_per_job_deadline_cancels_the_context_of_a_running_job(backend: Backend | None) -> None:
+    p: Pool[int, None] = Pool(wait_ctx_done, workers=1, backend=backend)
     t0 = time.monotonic()
     p.submit(0, id="slow", deadline=time.monotonic() + 0.05)
     report = p.shutdown(WAIT)
@@ -699,8 +700,8 @@ def test_a_drain_wakes_a_concurrent_shutdown_waiting_for_the_counts_to_settle(
     assert p.shutdown(WAIT).completed
 
 
-def test_shutdown_timeout_cancels_cooperative_handlers() -> None:
-    p: Pool[int, None] = Pool(wait_ctx_done, workers=1)
+def test_shutdown_timeout_cancels_cooperative_handlers(backend: Backend | None) -> None:
+    p: Pool[int, None] = Pool(wait_ctx_done, workers=1, backend=backend)
     p.submit(0)
     report = p.shutdown(0.05)
     assert report.forced
@@ -745,8 +746,8 @@ def test_hard_shutdown_reaches_a_job_with_its_own_context() -> None:
     assert report.completed and report.stats.canceled == 1
 
 
-def test_context_manager_shuts_down_gracefully_on_exit() -> None:
-    with Pool(noop, workers=2) as p:
+def test_context_manager_shuts_down_gracefully_on_exit(backend: Backend | None) -> None:
+    with Pool(noop, workers=2, backend=backend) as p:
         for i in range(10):
             p.submit(i)
     s = p.stats()

@@ -16,15 +16,15 @@ import pytest
 
 from gochan import Chan
 from gochan.context import Canceled, Context, DeadlineExceeded
-from gochan.pool import Job, Outcome, Pool, Result
+from gochan.pool import Backend, Job, Outcome, Pool, Result
 from tests.helpers import WAIT, join, start
 from tests.pool_helpers import Gate, double, wait_ctx_done
 
 # -- result() for each outcome ----------------------------------------------------
 
 
-def test_result_returns_what_the_handler_returned() -> None:
-    with Pool(double, workers=2) as p:
+def test_result_returns_what_the_handler_returned(backend: Backend | None) -> None:
+    with Pool(double, workers=2, backend=backend) as p:
         job = p.submit(21)
         assert job.result(WAIT) == 42
         assert job.done() and job.outcome is Outcome.SUCCEEDED
@@ -46,20 +46,22 @@ def test_result_raises_the_handlers_own_exception_with_its_traceback() -> None:
         assert job.outcome is Outcome.FAILED and job.exception(WAIT) is boom
 
 
-def test_result_of_a_timed_out_job_raises_deadline_exceeded() -> None:
-    with Pool(wait_ctx_done, workers=1) as p:
+def test_result_of_a_timed_out_job_raises_deadline_exceeded(backend: Backend | None) -> None:
+    with Pool(wait_ctx_done, workers=1, backend=backend) as p:
         job = p.submit(0, job_timeout=0.01)
         with pytest.raises(DeadlineExceeded):
             job.result(WAIT)
         assert job.outcome is Outcome.TIMED_OUT
 
 
-def test_result_of_a_job_that_returned_late_raises_deadline_exceeded() -> None:
+def test_result_of_a_job_that_returned_late_raises_deadline_exceeded(
+    backend: Backend | None,
+) -> None:
     def late(ctx: Context, job: Job[int]) -> int:
         ctx.done().recv(WAIT)  # returns (does not raise) after its deadline
         return 1
 
-    with Pool(late, workers=1) as p:
+    with Pool(late, workers=1, backend=backend) as p:
         job = p.submit(0, job_timeout=0.01)
         with pytest.raises(DeadlineExceeded):
             job.result(WAIT)
@@ -173,11 +175,11 @@ def test_as_completed_over_a_thousand_job_futures() -> None:
         assert sorted(f.result() for f in done) == [2 * i for i in range(1000)]
 
 
-def test_future_of_a_failed_job_has_its_exception() -> None:
+def test_future_of_a_failed_job_has_its_exception(backend: Backend | None) -> None:
     def handler(ctx: Context, job: Job[int]) -> None:
         raise KeyError(job.payload)
 
-    with Pool(handler, workers=1) as p:
+    with Pool(handler, workers=1, backend=backend) as p:
         job = p.submit(3)
         done, _ = cf.wait([job.future], timeout=WAIT)
         assert done and isinstance(job.future.exception(0), KeyError)

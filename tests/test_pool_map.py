@@ -11,7 +11,7 @@ import pytest
 
 from gochan import Chan
 from gochan.context import Canceled, Context
-from gochan.pool import Job, Outcome, Pool
+from gochan.pool import Backend, Job, Outcome, Pool
 from tests.helpers import WAIT
 from tests.pool_helpers import assert_consistent, double
 
@@ -132,13 +132,13 @@ def test_closing_the_map_early_cancels_its_jobs_that_have_not_started() -> None:
     assert report.not_started == ()  # dropped by its map, not by the shutdown
 
 
-def test_a_failure_raises_at_its_turn_and_ends_the_map() -> None:
+def test_a_failure_raises_at_its_turn_and_ends_the_map(backend: Backend | None) -> None:
     def handler(ctx: Context, job: Job[int]) -> int:
         if job.payload == 5:
             raise ValueError("item 5")
         return job.payload
 
-    with Pool(handler, workers=2, queue_size=4) as p:
+    with Pool(handler, workers=2, queue_size=4, backend=backend) as p:
         got: list[int] = []
         with pytest.raises(ValueError, match="item 5"):
             for v in p.map(range(1_000)):
@@ -149,13 +149,13 @@ def test_a_failure_raises_at_its_turn_and_ends_the_map() -> None:
     assert s.submitted == s.finished
 
 
-def test_return_exceptions_yields_a_failure_in_its_place() -> None:
+def test_return_exceptions_yields_a_failure_in_its_place(backend: Backend | None) -> None:
     def handler(ctx: Context, job: Job[int]) -> int:
         if job.payload % 3 == 0:
             raise ValueError(job.payload)
         return job.payload
 
-    with Pool(handler, workers=2) as p:
+    with Pool(handler, workers=2, backend=backend) as p:
         got = list(p.map(range(7), return_exceptions=True))
     assert [type(v) for v in got] == [ValueError, int, int, ValueError, int, int, ValueError]
     assert got[1:3] == [1, 2]

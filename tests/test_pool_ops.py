@@ -17,7 +17,7 @@ import pytest
 from gochan import Chan, WaitGroup, go, select
 from gochan import context as gocontext
 from gochan.context import Context
-from gochan.pool import Job, Outcome, Pool, PoolClosedError, PoolStats, Result
+from gochan.pool import Backend, Job, Outcome, Pool, PoolClosedError, PoolStats, Result
 from tests.helpers import WAIT, join, start, wait_until
 from tests.pool_helpers import assert_consistent, double, wait_ctx_done
 
@@ -221,13 +221,13 @@ def test_pool_ctx_must_be_a_context() -> None:
 # -- per-job time limits ------------------------------------------------------------------
 
 
-def test_submit_job_timeout_limits_that_job_only() -> None:
+def test_submit_job_timeout_limits_that_job_only(backend: Backend | None) -> None:
     def handler(ctx: Context, job: Job[int]) -> int:
         if job.payload:
             wait_ctx_done(ctx, job)
         return 0
 
-    with Pool(handler, workers=2) as p:
+    with Pool(handler, workers=2, backend=backend) as p:
         limited = p.submit(1, job_timeout=0.01)
         free = p.submit(0)
         assert free.result(WAIT) == 0
