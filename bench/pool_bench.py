@@ -31,6 +31,18 @@ interleaved rounds (see ``_harness``):
 
 Every workload checks that each job ran exactly once, so a broken pool
 fails the bench instead of printing a number.
+
+Where ``distributed`` is installed, two more rows run on a local Dask
+cluster (two worker processes, one thread each), started once:
+
+* ``Dask: no-op jobs``: N no-op jobs through ``Pool(...,
+  backend=DaskBackend(client))`` vs plain ``client.map`` +
+  ``as_completed`` on the same cluster (target: at least 0.8x).
+* ``Dask: cancel latency``: a job whose handler waits on its context is
+  canceled on the client; the figure is the time until the handler on
+  the worker sees ``ctx.done()`` (p99 over the samples; target < 50 ms).
+  The notes give the median and how long the client took to settle the
+  job as CANCELED.
 """
 
 from __future__ import annotations
@@ -271,32 +283,36 @@ def _twice(x: int) -> int:
     return x * 2
 
 
+def _per_item(what: str, n: int, want: int, run: Callable[[], int]) -> float:
+    """Seconds per item of ``run()``, checked: it returns the sum of what it got, ``want``."""
+    t0 = time.perf_counter()
+    got = run()
+    elapsed = time.perf_counter() - t0
+    if got != want:
+        raise RuntimeError(f"{what}: sum {got}, expected {want}")
+    return elapsed / n
+
+
 def bench_map(n: int, rounds: int) -> h.Row:
     """``pool.map`` vs ``executor.map`` over ``n`` no-op items: microseconds per item."""
     want = sum(range(n)) * 2
 
-    def pool_side() -> float:
-        t0 = time.perf_counter()
+    def pool_map() -> int:
         p: pool.Pool[int, int] = pool.Pool(_double, workers=WORKERS, queue_size=QUEUE_SIZE)
         got = sum(p.map(range(n)))
         p.shutdown()
-        elapsed = time.perf_counter() - t0
-        if got != want:
-            raise RuntimeError(f"pool.map: sum {got}, expected {want}")
-        return elapsed / n
+        return got
 
-    def executor_side() -> float:
-        t0 = time.perf_counter()
+    def executor_map() -> int:
         ex = ThreadPoolExecutor(WORKERS)
         got = sum(ex.map(_twice, range(n)))
         ex.shutdown(wait=True)
-        elapsed = time.perf_counter() - t0
-        if got != want:
-            raise RuntimeError(f"executor.map: sum {got}, expected {want}")
-        return elapsed / n
+        return got
 
     return h.compare(
-        f"map ({n:,} no-op items, 8 workers)", "us/item", pool_side, executor_side,
+        f"map ({n:,} no-op items, 8 workers)", "us/item",
+        functools.partial(_per_item, "pool.map", n, want, pool_map),
+        functools.partial(_per_item, "executor.map", n, want, executor_map),
         rounds=rounds, target=">= 3x", min_ratio=3.0,
     )
 
@@ -357,6 +373,124 @@ def bench_round_trip(n: int, rounds: int) -> h.Row:
     return row
 
 
+_DASK_JOBS = (2_000, 500)
+_DASK_ROUNDS = (3, 1)
+_CANCELS = (100, 30)
+
+
+def _remote_noop(ctx: Context, job: pool.Job[int]) -> int:
+    return job.payload
+
+
+def _plain_noop(x: int) -> int:
+    return x
+
+
+def bench_dask_noop(client: Any, n: int, rounds: int) -> h.Row:
+    """No-op jobs on a Dask cluster: the pool's backend vs ``client.map`` + ``as_completed``."""
+    from distributed import as_completed
+
+    from gochan.pool.dask import DaskBackend
+
+    want = sum(range(n))
+
+    def pool_map() -> int:
+        p: pool.Pool[int, int] = pool.Pool(_remote_noop, workers=32, queue_size=64,
+                                           backend=DaskBackend(client))
+        got = sum(p.map(range(n), ordered=False))
+        p.shutdown()
+        return got
+
+    def client_map() -> int:
+        futures = client.map(_plain_noop, range(n), pure=False)
+        return sum(f.result() for f in as_completed(futures))
+
+    return h.compare(
+        f"Dask: no-op jobs ({n:,}, 2 worker processes)", "us/job",
+        functools.partial(_per_item, "dask pool", n, want, pool_map),
+        functools.partial(_per_item, "client.map", n, want, client_map),
+        rounds=rounds, target=">= 0.8x", min_ratio=0.8, warmup=False,
+    )
+
+
+def _wait_for_cancel(ctx: Context, job: pool.Job[str]) -> None:
+    """On the worker: say it started, wait for its context, note when it saw it done."""
+    import os
+
+    started, stopped = os.path.join(job.payload, "started"), os.path.join(job.payload, "stopped")
+    with open(started + ".tmp", "w"):
+        pass
+    os.replace(started + ".tmp", started)
+    ctx.done().recv(60)
+    with open(stopped + ".tmp", "w") as f:
+        f.write(repr(time.time()))
+    os.replace(stopped + ".tmp", stopped)
+
+
+def bench_dask_cancel(client: Any, n: int) -> h.Row:
+    """Cancel a running job ``n`` times: ms until its handler on the worker sees it (p99)."""
+    import tempfile
+
+    from gochan import context
+    from gochan.pool.dask import DaskBackend
+
+    worker_ms: list[float] = []
+    client_ms: list[float] = []
+    p: pool.Pool[str, None] = pool.Pool(_wait_for_cancel, workers=1,
+                                        backend=DaskBackend(client))
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(n):
+            d = Path(tmp, str(i))
+            d.mkdir()
+            ctx, cancel = context.with_cancel(context.background())
+            job = p.submit(str(d), ctx=ctx)
+            started, stopped = d / "started", d / "stopped"
+            h.wait_until(started.exists, what="the handler started")
+            t0 = time.time()
+            cancel()
+            job.exception(60)
+            client_ms.append((time.time() - t0) * 1e3)
+            h.wait_until(stopped.exists, what="the handler stopped")
+            worker_ms.append((float(stopped.read_text()) - t0) * 1e3)
+            if job.outcome is not pool.Outcome.CANCELED:
+                raise RuntimeError(f"cancel latency: job ended {job.outcome}")
+    p.shutdown()
+    worker_ms.sort()
+    p99 = worker_ms[min(len(worker_ms) - 1, int(len(worker_ms) * 0.99))]
+    return h.Row(
+        name=f"Dask: cancel latency ({n} cancels)", unit="ms p99", gochan=p99, stdlib=None,
+        target="< 50 ms", met=p99 < 50,
+        note=(f"median {h.median(worker_ms):.1f} ms to the handler, "
+              f"{h.median(client_ms):.1f} ms to CANCELED on the client"),
+        samples={"worker_ms": worker_ms, "client_ms": client_ms},
+    )
+
+
+def run_dask(quick: bool) -> list[h.Row]:
+    """The Dask rows, on a local cluster started here; none if distributed is missing."""
+    try:
+        import dask
+        from distributed import Client, LocalCluster
+    except ImportError:
+        print("  (distributed is not installed: no Dask rows)")
+        return []
+    q = 1 if quick else 0
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                               dashboard_address=":0")
+    client = Client(cluster)
+    try:
+        client.gather(client.map(_plain_noop, range(100), pure=False))  # warm up
+        rows = [bench_dask_noop(client, _DASK_JOBS[q], _DASK_ROUNDS[q]),
+                bench_dask_cancel(client, _CANCELS[q])]
+    finally:
+        client.close()
+        cluster.close()
+    for row in rows:
+        print(f"  {row.name}: {row.gochan:.2f} {row.unit} ({row.note or row.ratio})", flush=True)
+    return rows
+
+
 def run(quick: bool = False) -> list[h.Row]:
     """Every pool benchmark; rows of medians, ratios against ThreadPoolExecutor(8)."""
     q = 1 if quick else 0
@@ -373,6 +507,7 @@ def run(quick: bool = False) -> list[h.Row]:
         print(f"  {row.name}: pool {row.gochan:.2f}, executor {row.stdlib:.2f} {row.unit}",
               flush=True)
         rows.append(row)
+    rows.extend(run_dask(quick))
     return rows
 
 

@@ -35,7 +35,7 @@ import random
 import sys
 import time
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 from gochan import Chan, Ticker, WaitGroup, after, select
 from gochan.context import Context
@@ -168,7 +168,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, **pool_options: Any) -> int:
+    """Run the demo; ``pool_options`` go to the :class:`Pool` (``backend=``, say)."""
     args = parse_args(argv)
     out = sys.stdout
     tty = out.isatty()
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     tasks = make_tasks(args.jobs, args.speed, job_timeout, args.seed)
     pool: Pool[Task, float] = Pool(
         work, workers=args.workers, queue_size=4 * args.workers,
-        job_timeout=job_timeout, name="demo",
+        job_timeout=job_timeout, name="demo", **pool_options,
     )
     out.write(
         f"gochan.pool demo: {len(tasks)} jobs on {args.workers} workers "

@@ -308,6 +308,22 @@ def test_errgroup_fetch_limits_the_fetches_and_cancels_on_first_error(example: E
     assert len(second) == 8
 
 
+# --- The demo's workload on a Dask cluster ----------------------------------------
+
+
+def test_production_pool_dask_runs_the_demo_workload_on_a_local_cluster() -> None:
+    pytest.importorskip("distributed")
+    run = run_example("production_pool_dask.py", "--jobs", "60", "--speed", "0.5")
+    assert run.returncode == 0, run.stderr
+    out = "\n".join(run.lines)
+    assert "Report (completed; shutdown finished)" in out
+    counts = {m[1]: int(m[2]) for line in run.lines
+              if (m := re.fullmatch(r"  ([a-z ]+?) +(\d+)", line))}
+    assert counts["submitted"] == 60 and counts["internal errors"] == 0
+    assert counts["succeeded"] + counts["failed"] + counts["timed out"] == 60
+    assert counts["failed"] > 0  # the simulated failures came back from the workers
+
+
 # --- Every example --------------------------------------------------------------
 
 
