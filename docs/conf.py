@@ -87,7 +87,12 @@ add_module_names = False
 
 # Public modules: the API reference documents each one, and every name of
 # its ``__all__`` must be found there (:func:`_check_public_names`).
-PUBLIC_MODULES = ["gochan", "gochan.context", "gochan.errgroup", "gochan.pool", "gochan.testing"]
+# What the extras bring (``gochan-threads[dask]``): their names in our
+# signatures are real objects, with no inventory to link them to offline.
+OPTIONAL_DEPENDENCIES = {"distributed"}
+
+PUBLIC_MODULES = ["gochan", "gochan.context", "gochan.errgroup", "gochan.pool", "gochan.pool.dask",
+                  "gochan.testing"]
 
 # -- references ----------------------------------------------------------------
 
@@ -166,10 +171,11 @@ def _type_variables() -> set[str]:
 def _exists_outside_gochan(target: str, module: str | None) -> bool:
     """Whether an unresolved reference names a real object we do not document.
 
-    True for objects of the standard library (there is no inventory to link
-    them to offline) and for gochan's type variables (``T`` in ``Chan[T]``,
-    ``P`` of a ``ParamSpec``: parameters of a signature, not objects with a
-    page, and ``P.args``/``P.kwargs``). False for anything
+    True for objects of the standard library and of the optional
+    dependencies (there is no inventory to link them to offline) and for
+    gochan's type variables (``T`` in ``Chan[T]``, ``P`` of a
+    ``ParamSpec``: parameters of a signature, not objects with a page, and
+    ``P.args``/``P.kwargs``). False for anything
     else, above all a gochan name that is not documented or does not exist:
     that is a broken reference and stays a warning.
     """
@@ -187,7 +193,8 @@ def _exists_outside_gochan(target: str, module: str | None) -> bool:
         except (AttributeError, ImportError, ValueError):
             pass
         top = name.split(".")[0]
-        if top == "gochan" or not (top in sys.stdlib_module_names or hasattr(builtins, top)):
+        if top == "gochan" or not (top in sys.stdlib_module_names or hasattr(builtins, top)
+                                   or top in OPTIONAL_DEPENDENCIES):
             continue
         try:
             _resolve(name)

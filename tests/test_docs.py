@@ -404,7 +404,7 @@ def api_pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 @needs_sphinx
 @pytest.mark.parametrize(
     "page",
-    ["index", "gochan", "context", "errgroup", "testing", "pool"],
+    ["index", "gochan", "context", "errgroup", "testing", "pool", "pool_dask"],
 )
 def test_api_reference_pages_show_no_private_names(api_pages: dict[str, str], page: str) -> None:
     assert page in api_pages, sorted(api_pages)
