@@ -7,7 +7,7 @@ from gochan import context, errgroup
 from gochan.chan import Chan, ChanStatistics, ClosedChannelError, RecvChan, SendChan, nilchan
 from gochan.context import Canceled, Context, DeadlineExceeded
 from gochan.goroutine import go, num_goroutine
-from gochan.select import default, select
+from gochan.select import aselect, default, select
 from gochan.timers import Ticker, Timer, after, after_func, tick
 from gochan.waitgroup import WaitGroup
 
@@ -25,6 +25,7 @@ __all__ = [
     "WaitGroup",
     "after",
     "after_func",
+    "aselect",
     "context",
     "default",
     "errgroup",

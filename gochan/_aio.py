@@ -144,6 +144,7 @@ async def ablock(
 
 async def _park(waiter: AsyncWaiter, timeout: float | None) -> bool:
     """Await the waiter's future; True if a partner completed the operation."""
+    waiter.arm()  # parked on nothing (the nil channel): no sudog armed it
     park: Any = waiter.park
     fut = park.fut
     timer = None if _forever(timeout) else waiter.loop.call_later(timeout, _resolve, fut)  # type: ignore[arg-type]
