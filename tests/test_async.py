@@ -567,7 +567,7 @@ def test_cancel_races_completion_on_one_loop() -> None:
 
 def test_canceled_aselects_race_thread_senders_exactly_once() -> None:
     a, b = Chan[int](), Chan[int]()
-    per = RACES // 10
+    per = RACES // 20
 
     def produce(ch: Chan[int], base: int) -> None:
         for i in range(per):
