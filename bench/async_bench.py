@@ -35,7 +35,6 @@ h.use_repo_gochan()
 from gochan import Chan  # noqa: E402
 
 
-
 def _optional(name: str) -> Any:
     """A dev dependency's module, or None when it is not installed."""
     try:
