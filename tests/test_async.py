@@ -781,3 +781,40 @@ def test_errgroup_wait_async_returns_the_first_error() -> None:
     err = arun(main)
     assert isinstance(err, ValueError) and str(err) == "boom"
     assert ctx.err() is not None
+
+
+# -- how a coroutine is woken ----------------------------------------------------
+
+
+def test_a_parked_coroutine_costs_no_task_and_is_woken_with_one_threadsafe_call() -> None:
+    ch = Chan[int]()
+    wg = WaitGroup()
+    wg.add(1)
+    calls: list[str] = []
+
+    async def main() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        real = loop.call_soon_threadsafe
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            calls.append(threading.current_thread().name)
+            return real(*args, **kwargs)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign,assignment]
+        tasks_before = len(asyncio.all_tasks())
+        r = asyncio.ensure_future(ch.arecv())
+        w = asyncio.ensure_future(wg.wait_async())
+        await until(lambda: receivers(ch) == 1 and wg._waiting() == 1, "both parked")
+        assert len(asyncio.all_tasks()) == tasks_before + 2  # ours, and no helper task
+        # From this loop's own thread: resolved directly, no threadsafe call.
+        await ch.asend(1)
+        assert await r == 1
+        assert calls == []
+        # From another thread: exactly one threadsafe call per wake.
+        t = start(wg.done)
+        assert await w is True
+        join(t)
+        return calls
+
+    calls_made = arun(main)
+    assert len(calls_made) == 1 and calls_made[0] != threading.current_thread().name
