@@ -49,7 +49,6 @@ from asyncio import CancelledError
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from gochan import _clock
 from gochan._waiter import Notifier, Park, Waiter, settle, undo
 
 __all__ = ["AsyncWaiter", "ablock", "await_for", "timeout_error"]
@@ -185,17 +184,15 @@ def _recancel(task: asyncio.Task[Any], pending: int, args: tuple[Any, ...]) -> N
 async def await_for(
     notifier: Notifier, lock: threading.Lock, predicate: Callable[[], bool], timeout: float | None
 ) -> bool:
-    """:meth:`Notifier.wait_for` for a coroutine: the same looks, the same deadline rule."""
-    deadline = None if timeout is None else _clock.now() + timeout
-    decide = notifier.decider(lock, predicate)
-    while True:
-        left = None if deadline is None else deadline - _clock.now()
-        try:
-            await ablock(decide, None, left, notifier.reason)
-        except timeout_error:
-            with lock:
-                return predicate()
-        else:
-            with lock:
-                if predicate():
-                    return True
+    """:meth:`Notifier.wait_for` for a coroutine, for a *lasting* predicate.
+
+    Only for a predicate that every ``notify_all`` of ``notifier`` makes
+    true and that stays true (a WaitGroup's generation has changed): then
+    one park suffices, since a wake means it holds. False: timed out.
+    """
+    try:
+        await ablock(notifier.decider(lock, predicate), None, timeout, notifier.reason)
+    except timeout_error:
+        with lock:
+            return predicate()
+    return True
