@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(PY) bench/context_bench.py
 	$(PY) bench/pool_bench.py
 	$(PY) bench/interrupt_bench.py
+	$(PY) bench/async_bench.py
 
 clean:
 	rm -rf $(VENV) .venv-3.1* build dist *.egg-info .mypy_cache .ruff_cache .hypothesis docs/_build

@@ -380,15 +380,16 @@ def _readable_signature(
 
 # Functions typed by overloads for the type checker's sake: their page shows
 # the one signature users call, and their docstring says how they are typed.
-_SHOWN_WITHOUT_OVERLOADS = {"gochan.select": "select"}
+_SHOWN_WITHOUT_OVERLOADS = {"gochan.select": ("select", "aselect")}
 
 
 def _drop_overloads(app: Sphinx) -> None:
     """Keep autodoc from listing the overloads of :data:`_SHOWN_WITHOUT_OVERLOADS`."""
-    for module, qualname in _SHOWN_WITHOUT_OVERLOADS.items():
+    for module, qualnames in _SHOWN_WITHOUT_OVERLOADS.items():
         analyzer = ModuleAnalyzer.for_module(module)  # cached: autodoc gets this one
         analyzer.analyze()
-        analyzer.overloads.pop(qualname, None)
+        for qualname in qualnames:
+            analyzer.overloads.pop(qualname, None)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from gochan.chan import Chan, ChanStatistics, ClosedChannelError, RecvChan, Send
 from gochan.context import Canceled, Context, DeadlineExceeded
 from gochan.debug import DeadlockError
 from gochan.goroutine import go, num_goroutine
-from gochan.select import default, select
+from gochan.select import aselect, default, select
 from gochan.timers import Ticker, Timer, after, after_func, now, sleep, tick
 from gochan.waitgroup import WaitGroup
 
@@ -29,6 +29,7 @@ __all__ = [
     "WaitGroup",
     "after",
     "after_func",
+    "aselect",
     "context",
     "debug",
     "default",

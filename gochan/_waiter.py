@@ -60,7 +60,13 @@ Invariants (every function in gochan that queues or completes keeps them):
 
 The wake strategy is the waiter's ``wake`` attribute, a callable run under
 the mutex: a thread's ``park.release`` here; a coroutine's future for the
-asyncio bridge. Nothing else in the protocol changes with it.
+asyncio bridge (``gochan._aio``). Two answers of ``wake`` matter to the
+protocol: ``False`` means the waiter can never run again (its event loop
+closed), so :meth:`Waiter.complete` takes it back as *dead* (done and
+canceled, inv. 1) and the partner moves on to the next sudog; and a
+waiter whose class says ``passes_chain = False`` (a coroutine's: waking it
+only schedules a callback) does not pass a wake-up chain on itself, so
+whoever wakes it goes on to its ``next`` (inv. 8).
 """
 
 from __future__ import annotations
@@ -86,6 +92,8 @@ __all__ = [
     "parked",
     "parked_count",
     "refill",
+    "settle",
+    "undo",
     "waiters",
     "wake_all",
 ]
@@ -124,7 +132,7 @@ class Park(Protocol):
 
     def acquire(self, blocking: bool = ..., timeout: float = ...) -> bool: ...
 
-    def release(self) -> None: ...
+    def release(self) -> object: ...  # False: the waiter is dead (see complete)
 
 
 class Parked(NamedTuple):
@@ -191,6 +199,9 @@ class Waiter:
     park: Park
     wake: Callable[[], object]
 
+    # A parked thread wakes its chain's next itself (inv. 8); see _pass_on.
+    passes_chain = True
+
     def __init__(self, reason: str, may_park: bool = True, system: bool = False) -> None:
         self.reason = reason  # Go's waitReason: "chan receive", "select", ...
         self.may_park = may_park  # False for a poll (timeout <= 0)
@@ -244,7 +255,11 @@ class Waiter:
             self.value = value
             self.ok = ok
             self.woken = True
-            self.wake()
+            if self.wake() is False:
+                # Dead (its loop closed): decided here, under the owner's
+                # lock, so the value goes to the next sudog, never to it.
+                self.canceled = True
+                return False
             return True
 
     def claim(self, index: int, value: Any, ok: bool, claimed: list[Waiter]) -> None:
@@ -262,11 +277,8 @@ class Waiter:
                 claimed.append(self)
 
     def wake_once(self) -> None:
-        """Wake a claimed waiter unless it was woken already."""
-        with self.mutex:
-            if not self.woken:
-                self.woken = True
-                self.wake()
+        """Wake a claimed waiter unless it was woken already (and pass the chain on)."""
+        _pass_on(self)
 
     def expire(self) -> bool:
         """Cancel on the clock's behalf and wake the thread (a bubble's virtual
@@ -340,10 +352,7 @@ class Waiter:
                 try:
                     nxt = self.next
                     if nxt is not None:
-                        with nxt.mutex:
-                            if not nxt.woken:
-                                nxt.woken = True
-                                nxt.wake()
+                        _pass_on(nxt)
                     if counted:
                         with _parked_lock:
                             _parked.pop(self, None)
@@ -379,6 +388,51 @@ class Sudog:
         self.send = send
 
 
+def _pass_on(w: Waiter | None) -> None:
+    """Wake the claimed waiter ``w`` unless woken already (invariant 8).
+
+    A parked thread passes the chain on itself when it leaves ``wait``; a
+    waiter that cannot (``passes_chain`` False: a coroutine's, whose wake
+    only schedules a callback) is passed here, one section at a time, so a
+    chain of coroutines is woken by a loop, not a recursion. Idempotent,
+    so an interrupted pass can be retried from the start.
+    """
+    while w is not None:
+        with w.mutex:
+            if not w.woken:
+                w.woken = True
+                w.wake()
+            if w.passes_chain:
+                return
+        w = w.next
+
+
+def undo(waiter: Waiter) -> None:
+    """Take back an operation that will not complete (an exception struck).
+
+    Wherever it struck once a sudog was recorded: cancel first, so no
+    partner completes a waiter nobody will read (no phantom), then take
+    back every sudog (invariant 6).
+    """
+    if waiter.sudogs:
+        waiter.cancel()
+        waiter.unlink(-1)
+
+
+def settle(
+    waiter: Waiter, completed: bool, timeout_error: type[BaseException] = TimeoutError
+) -> Waiter:
+    """The end of :func:`block`, once parked: a timed-out waiter's sudogs are
+    taken back and ``timeout_error("<reason> timed out")`` raised; a
+    completed select's other cases are taken off their owners."""
+    if not completed:
+        waiter.unlink(-1)
+        raise timeout_error(f"{waiter.reason} timed out")
+    if len(waiter.sudogs) > 1:  # the completed case was taken off by its partner
+        waiter.unlink(waiter.index)
+    return waiter
+
+
 def block(
     decide: Callable[[Waiter, A], bool], arg: A, timeout: float | None, reason: str
 ) -> Waiter:
@@ -391,6 +445,10 @@ def block(
     a partner completes it. Returns the completed waiter; raises
     ``TimeoutError("<reason> timed out")`` if ``timeout`` expired first (or
     at once, for ``timeout <= 0``), with nothing left queued.
+
+    A coroutine runs the same steps, with the same ``decide``, :func:`undo`
+    and :func:`settle`, around an ``await`` instead of :meth:`Waiter.wait`
+    (``gochan._aio.ablock``).
     """
     waiter = Waiter(reason, timeout is None or timeout > 0)
     try:
@@ -399,19 +457,9 @@ def block(
                 return waiter
             completed = waiter.may_park and waiter.wait(timeout)
         except BaseException:
-            # Wherever it struck once a sudog was recorded: cancel first, so
-            # no partner completes a waiter nobody will read (no phantom),
-            # then take back every sudog (invariant 6).
-            if waiter.sudogs:
-                waiter.cancel()
-                waiter.unlink(-1)
+            undo(waiter)
             raise
-        if not completed:
-            waiter.unlink(-1)
-            raise TimeoutError(f"{reason} timed out")
-        if len(waiter.sudogs) > 1:  # the completed case was taken off by its partner
-            waiter.unlink(waiter.index)
-        return waiter
+        return settle(waiter, completed)
     finally:
         # Sudogs point at their waiter: drop the cycle, so what they were
         # queued on (a timer channel) is freed by refcount, not by the GC.
@@ -561,14 +609,10 @@ class Notifier:
         """How many threads wait now; the caller holds the lock they pass."""
         return live_count(self._q)
 
-    def wait_for(
-        self, lock: threading.Lock, predicate: Callable[[], bool], timeout: float | None
-    ) -> bool:
-        """Park until ``predicate()`` holds; its last value (False: timed out).
-
-        The deadline is computed once; every look is made with ``lock`` held.
-        """
-        deadline = None if timeout is None else _clock.now() + timeout
+    def decider(
+        self, lock: threading.Lock, predicate: Callable[[], bool]
+    ) -> Callable[[Waiter, None], bool]:
+        """The ``decide`` of one look (for :func:`block`): ``predicate()`` holds, or queue."""
 
         def decide(waiter: Waiter, _: None) -> bool:
             with lock:
@@ -578,6 +622,17 @@ class Notifier:
                     self._q.push(waiter.sudog(_Locked(self, lock), 0, None))
                 return False
 
+        return decide
+
+    def wait_for(
+        self, lock: threading.Lock, predicate: Callable[[], bool], timeout: float | None
+    ) -> bool:
+        """Park until ``predicate()`` holds; its last value (False: timed out).
+
+        The deadline is computed once; every look is made with ``lock`` held.
+        """
+        deadline = None if timeout is None else _clock.now() + timeout
+        decide = self.decider(lock, predicate)
         while True:
             left = None if deadline is None else deadline - _clock.now()
             try:

@@ -36,11 +36,12 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from gochan import _clock
+from gochan._aio import ablock
 from gochan._args import count
 from gochan._args import timeout as _timeout
 from gochan._waiter import (
@@ -268,6 +269,74 @@ class Chan(Generic[T]):
                 return self._buf.popleft()
         return self.recv_ok(timeout)[0]
 
+    # -- the same operations from a coroutine (see gochan._aio) ------------
+
+    async def asend(self, value: T, timeout: float | None = None) -> None:
+        """:meth:`send` from a coroutine: waits without blocking the event loop.
+
+        Threads and coroutines, on any loops, share the channel with every
+        guarantee of :meth:`send`. On expiry of ``timeout`` it raises
+        ``asyncio.TimeoutError`` (the builtin :class:`TimeoutError` from
+        3.11). If it raises ``CancelledError``, nothing was sent; if a
+        receiver took the value in the instant the task was canceled, it
+        returns and the task's next await raises ``CancelledError``.
+        """
+        if self._bubble is not None:
+            _outside(self._bubble, "send")
+        if timeout is not None:
+            timeout = _timeout(timeout)
+        with self._lock:
+            result = self._send_locked(value)
+        if result == _NOT_READY:
+            if (await ablock(self._decide_send, value, timeout, "send")).ok:
+                return
+            result = _CLOSED
+        if result == _CLOSED:
+            raise ClosedChannelError("send on closed channel")
+
+    async def arecv_ok(
+        self, timeout: float | None = None
+    ) -> tuple[T, Literal[True]] | tuple[None, Literal[False]]:
+        """:meth:`recv_ok` from a coroutine; cancellation and timeout as :meth:`asend`."""
+        if self._bubble is not None:
+            _outside(self._bubble, "receive")
+        if timeout is not None:
+            timeout = _timeout(timeout)
+        with self._lock:
+            ready, value, ok = self._recv_locked()
+        if ready:
+            return value, ok  # type: ignore[return-value]  # ok says which shape
+        w = await ablock(self._decide_recv, None, timeout, "receive")
+        return w.value, w.ok  # type: ignore[return-value]  # w.ok says which shape
+
+    async def arecv(self, timeout: float | None = None) -> T | None:
+        """:meth:`recv` from a coroutine (Go: ``v := <-ch``); ``None`` once closed and drained.
+
+        If it raises ``CancelledError``, nothing was taken: the value stays
+        for the next receiver. ``await ctx.done().arecv()`` waits for a
+        context's cancellation.
+        """
+        if self._bubble is not None:
+            _outside(self._bubble, "receive")
+        if timeout is not None:
+            timeout = _timeout(timeout)
+        with self._lock:
+            ready, value, _ = self._recv_locked()
+        if ready:
+            return value
+        return (await ablock(self._decide_recv, None, timeout, "receive")).value  # type: ignore[no-any-return]
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        """Receive from a coroutine until closed and drained: ``async for v in ch``."""
+        return self._arange()
+
+    async def _arange(self) -> AsyncIterator[T]:
+        while True:
+            value, ok = await self.arecv_ok()
+            if not ok:
+                return
+            yield value  # type: ignore[misc]  # ok: a value of type T (not narrowed when unpacked)
+
     def close(self) -> None:
         """Close the channel (Go: ``close(ch)``).
 
@@ -412,6 +481,13 @@ class _NilChan(Chan[Any]):
     def _drain(self) -> int:
         return 0
 
+    # A coroutine parks on the nil channel as on nothing at all.
+    def _decide_send(self, w: Waiter, value: Any) -> bool:
+        return False
+
+    def _decide_recv(self, w: Waiter, _: None) -> bool:
+        return False
+
     def __repr__(self) -> str:
         return "nilchan"
 
@@ -437,6 +513,17 @@ class RecvChan(Protocol[T_co]):
     def __iter__(self) -> Iterator[T_co]:
         """Receive until closed and drained."""
 
+    async def arecv(self, timeout: float | None = None) -> T_co | None:
+        """Receive a value from a coroutine; ``None`` once closed and drained."""
+
+    async def arecv_ok(
+        self, timeout: float | None = None
+    ) -> tuple[T_co, Literal[True]] | tuple[None, Literal[False]]:
+        """Receive ``(value, ok)`` from a coroutine."""
+
+    def __aiter__(self) -> AsyncIterator[T_co]:
+        """Receive from a coroutine until closed and drained."""
+
     def __len__(self) -> int:
         """Values buffered now."""
 
@@ -453,6 +540,9 @@ class SendChan(Protocol[T_contra]):
 
     def send(self, value: T_contra, timeout: float | None = None) -> None:
         """Send a value, blocking while there is no room."""
+
+    async def asend(self, value: T_contra, timeout: float | None = None) -> None:
+        """Send a value from a coroutine, waiting while there is no room."""
 
     def close(self) -> None:
         """Close the channel: no more values will be sent."""

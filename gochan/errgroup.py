@@ -195,22 +195,38 @@ class Group:
         Go: ``Group.Wait``. Then cancels the group's context (with that
         exception as its cause, if any).
         """
-        idle = None
-        while True:
-            with self._mu:
-                if idle is None:
-                    idle = self._idle
-                if self._active == 0 or self._idle != idle:
-                    err = self._err
-                    cancel = self._cancel
-                    gate = None
-                else:
-                    gate = self._gate
-                    if gate is None:
-                        gate = self._gate = Chan()
-            if gate is None:
-                break
+        idle = self._idle_now()
+        while (gate := self._gate_until_idle(idle)) is not None:
             gate.recv()  # until a goroutine finishes
+        return self._waited()
+
+    async def wait_async(self) -> BaseException | None:
+        """:meth:`wait` from a coroutine: waits without blocking the event loop."""
+        idle = self._idle_now()
+        while (gate := self._gate_until_idle(idle)) is not None:
+            await gate.arecv()  # until a goroutine finishes
+        return self._waited()
+
+    def _idle_now(self) -> int:
+        with self._mu:
+            return self._idle
+
+    def _gate_until_idle(self, idle: int) -> Chan[None] | None:
+        """None once ``_active`` has been zero since ``_idle`` was ``idle``;
+        else the gate to park on until a goroutine finishes."""
+        with self._mu:
+            if self._active == 0 or self._idle != idle:
+                return None
+            gate = self._gate
+            if gate is None:
+                gate = self._gate = Chan()
+            return gate
+
+    def _waited(self) -> BaseException | None:
+        """The end of a wait: the first error; the group's context canceled with it."""
+        with self._mu:
+            err = self._err
+            cancel = self._cancel
         if cancel is not None:
             cancel(err)
         return err

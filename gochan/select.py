@@ -43,6 +43,7 @@ import types
 from collections.abc import Callable
 from typing import Any, Final, Literal, NoReturn, TypeAlias, TypeVar, overload
 
+from gochan._aio import ablock
 from gochan._args import timeout as _timeout
 from gochan._waiter import Waiter, block
 from gochan.chan import (
@@ -55,7 +56,7 @@ from gochan.chan import (
     nilchan,
 )
 
-__all__ = ["default", "select"]
+__all__ = ["aselect", "default", "select"]
 
 
 class _Default:
@@ -104,11 +105,18 @@ _CHAN_RECV = Chan.recv
 _RECV_OK_FUNCS = (Chan.recv_ok, _NilChan.recv_ok)
 
 
+_COROUTINE_METHODS = (Chan.arecv, Chan.arecv_ok, Chan.asend)
+
+
 def _bad_case(i: int, case: object) -> TypeError:
     """The error for a case that is not one, with a hint for the common slips."""
     hint = ""
     func = getattr(case, "__func__", None)
-    if func is Chan.send or func is _NilChan.send:
+    first = getattr(case[0], "__func__", None) if isinstance(case, tuple) and case else None
+    if func in _COROUTINE_METHODS or first in _COROUTINE_METHODS:
+        hint = (" (aselect takes select's cases: ch.recv, ch.recv_ok, (ch.send, value); "
+                "the coroutine methods arecv, arecv_ok and asend are not cases)")
+    elif func is Chan.send or func is _NilChan.send:
         hint = " (a send case is a pair: pass (ch.send, value))"
     elif isinstance(case, tuple) and case and getattr(case[0], "__func__", None) in _KIND:
         if _KIND[case[0].__func__] == _SEND:
@@ -425,24 +433,144 @@ def select(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
     """
     if timeout is not None:
         timeout = _timeout(timeout)
+    polled, arg = _prepare(cases, timeout)
+    if arg is None:
+        return polled  # type: ignore[return-value]  # (index, result)
+    w = block(_decide, arg, timeout, "select")
+    return w.index, _result(arg[1][w.index][1], w.value, w.ok)
+
+
+@overload
+async def aselect(*, timeout: float | None = None) -> NoReturn: ...
+@overload
+async def aselect(
+    c0: _Case[_R0, _S0],
+    /,
+    *,
+    timeout: float | None = None,
+) -> tuple[Literal[0], _R0]: ...
+@overload
+async def aselect(
+    c0: _Case[_R0, _S0],
+    c1: _Case[_R1, _S1],
+    /,
+    *,
+    timeout: float | None = None,
+) -> tuple[Literal[0], _R0] | tuple[Literal[1], _R1]: ...
+@overload
+async def aselect(
+    c0: _Case[_R0, _S0],
+    c1: _Case[_R1, _S1],
+    c2: _Case[_R2, _S2],
+    /,
+    *,
+    timeout: float | None = None,
+) -> (
+    tuple[Literal[0], _R0]
+    | tuple[Literal[1], _R1]
+    | tuple[Literal[2], _R2]
+): ...
+@overload
+async def aselect(
+    c0: _Case[_R0, _S0],
+    c1: _Case[_R1, _S1],
+    c2: _Case[_R2, _S2],
+    c3: _Case[_R3, _S3],
+    /,
+    *,
+    timeout: float | None = None,
+) -> (
+    tuple[Literal[0], _R0]
+    | tuple[Literal[1], _R1]
+    | tuple[Literal[2], _R2]
+    | tuple[Literal[3], _R3]
+): ...
+@overload
+async def aselect(
+    c0: _Case[_R0, _S0],
+    c1: _Case[_R1, _S1],
+    c2: _Case[_R2, _S2],
+    c3: _Case[_R3, _S3],
+    c4: _Case[_R4, _S4],
+    /,
+    *,
+    timeout: float | None = None,
+) -> (
+    tuple[Literal[0], _R0]
+    | tuple[Literal[1], _R1]
+    | tuple[Literal[2], _R2]
+    | tuple[Literal[3], _R3]
+    | tuple[Literal[4], _R4]
+): ...
+@overload
+async def aselect(
+    c0: _Case[_R0, _S0],
+    c1: _Case[_R1, _S1],
+    c2: _Case[_R2, _S2],
+    c3: _Case[_R3, _S3],
+    c4: _Case[_R4, _S4],
+    c5: _Case[_R5, _S5],
+    /,
+    *,
+    timeout: float | None = None,
+) -> (
+    tuple[Literal[0], _R0]
+    | tuple[Literal[1], _R1]
+    | tuple[Literal[2], _R2]
+    | tuple[Literal[3], _R3]
+    | tuple[Literal[4], _R4]
+    | tuple[Literal[5], _R5]
+): ...
+@overload
+async def aselect(
+    c0: _Case[Any, Any], c1: _Case[Any, Any], c2: _Case[Any, Any], c3: _Case[Any, Any],
+    c4: _Case[Any, Any], c5: _Case[Any, Any], c6: _Case[Any, Any], /,
+    *cases: _Case[Any, Any], timeout: float | None = None,
+) -> tuple[int, Any]: ...
+async def aselect(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
+    """:func:`select` from a coroutine: the same cases, the same guarantees.
+
+    Waits without blocking the event loop; threads doing ``select`` and
+    coroutines doing ``aselect`` may share every channel. The cases are
+    ``select``'s (``ch.recv``, ``ch.recv_ok``, ``(ch.send, value)``,
+    :data:`default`); the coroutine methods (``ch.arecv``) are not cases:
+    ``TypeError``. On expiry of ``timeout``: ``asyncio.TimeoutError`` (the
+    builtin :class:`TimeoutError` from 3.11). If it raises
+    ``CancelledError``, no case took effect; if one did in the instant the
+    task was canceled, it returns it and the task's next await raises
+    ``CancelledError``.
+    """
+    if timeout is not None:
+        timeout = _timeout(timeout)
+    polled, arg = _prepare(cases, timeout)
+    if arg is None:
+        return polled  # type: ignore[return-value]  # (index, result)
+    w = await ablock(_decide, arg, timeout, "select")
+    return w.index, _result(arg[1][w.index][1], w.value, w.ok)
+
+
+def _prepare(
+    cases: tuple[Any, ...], timeout: float | None
+) -> tuple[tuple[int, Any] | None, tuple[list[Chan[Any]], _Parsed, int] | None]:
+    """Everything before :func:`block`: ``(result, None)`` when the poll
+    (step 0) performed a case, else ``(None, arg)`` for :func:`_decide`."""
     # A non-blocking select decides at one instant, with every lock held;
     # a blocking one polls first (step 0).
     polled: Any = _NOT_RECEIVES
     if (timeout is None or timeout > 0) and len(cases) < len(_PERMS):
         polled = _poll_receives(cases)
         if polled is not None and polled is not _NOT_RECEIVES:
-            return polled  # type: ignore[no-any-return]  # (index, result)
+            return polled, None
     parsed, default_index = _parse(cases)
     if polled is _NOT_RECEIVES and default_index < 0 and (timeout is None or timeout > 0):
         polled = _poll(parsed)
         if polled is not None:
-            return polled  # type: ignore[no-any-return]  # (index, result)
+            return polled, None
     # The lock order: every channel once, by id.
     chans = sorted(dict((id(c), c) for c, _, _ in parsed if c is not None).values(), key=id)
     if len(chans) > _MAX_CHANS:
         raise ValueError(f"select: too many channels ({len(chans)} > {_MAX_CHANS})")
-    w = block(_decide, (chans, parsed, default_index), timeout, "select")
-    return w.index, _result(parsed[w.index][1], w.value, w.ok)
+    return None, (chans, parsed, default_index)
 
 
 _Parsed = list[tuple[Chan[Any] | None, int, Any]]

@@ -41,6 +41,7 @@ import threading
 from collections.abc import Callable
 from typing import ParamSpec
 
+from gochan._aio import await_for
 from gochan._args import timeout as _timeout
 from gochan._bubble import check
 from gochan._waiter import Notifier
@@ -102,13 +103,32 @@ class WaitGroup:
             check(self._zero.bubble, "WaitGroup.wait")
         if timeout is not None:
             timeout = _timeout(timeout)
+        zero = self._zero_since()
+        if zero is None:
+            return True
+        return self._zero.wait_for(self._lock, zero, timeout)
+
+    async def wait_async(self, timeout: float | None = None) -> bool:
+        """:meth:`wait` from a coroutine: waits without blocking the event loop.
+
+        ``True`` once the counter is zero, ``False`` if ``timeout`` expires.
+        Canceling it leaves nothing behind.
+        """
+        if timeout is not None:
+            timeout = _timeout(timeout)
+        zero = self._zero_since()
+        if zero is None:
+            return True
+        return await await_for(self._zero, self._lock, zero, timeout)
+
+    def _zero_since(self) -> Callable[[], bool] | None:
+        """None if the counter is zero now, else the predicate a waiter waits on:
+        the counter has reached zero since (invariant 2)."""
         with self._lock:
             if self._count == 0:
-                return True
+                return None
             generation = self._generation
-        return self._zero.wait_for(
-            self._lock, lambda: self._generation != generation, timeout
-        )
+        return lambda: self._generation != generation
 
     def go(self, fn: Callable[P, object], /, *args: P.args, **kwargs: P.kwargs) -> None:
         """Run ``fn(*args, **kwargs)`` in a goroutine counted by this group.

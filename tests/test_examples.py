@@ -104,6 +104,7 @@ RUNS: list[tuple[str, tuple[str, ...], bool]] = [
     ("guide_full_pattern.py", (), False),
     ("guide_worker_pool.py", (), False),
     ("guide_worker_pool.py", ("--hung-worker",), False),
+    ("async_worker_pool.py", (), False),
     ("prime_sieve.py", (), True),
     ("prime_sieve.py", ("30",), True),
     ("pipeline.py", (), True),
@@ -202,6 +203,29 @@ def test_guide_worker_pool_shutdown_times_out_on_a_hung_worker(example: Example)
     ]
     # It waited out the 1 s timeout, then left instead of hanging.
     assert 1.0 <= run.elapsed < RUN_TIMEOUT / 2
+
+
+def test_async_worker_pool_feeds_threads_from_a_coroutine_with_back_pressure(
+    example: Example,
+) -> None:
+    run = ok(example("async_worker_pool.py"))
+    submitted = [re.fullmatch(r"Submitted job (\d+)", line) for line in run.lines]
+    finished = [
+        re.fullmatch(r"Worker [123] finished job (\d+): IMAGE-(\d+)\.JPG", line)
+        for line in run.lines
+    ]
+    want = [str(n) for n in range(1, 11)]
+    assert sorted((m[1] for m in submitted if m), key=int) == want
+    assert sorted((m[1] for m in finished if m), key=int) == want
+    assert all(m[1] == m[2] for m in finished if m)  # each result is its own job's
+    # Back pressure: three jobs on the workers and four buffered at most
+    # before the first result came back.
+    first = next(i for i, m in enumerate(finished) if m)
+    assert sum(1 for m in submitted[:first] if m) <= 7
+    assert run.lines[-2:] == [
+        "All workers finished. Safe to exit.",
+        "Shutdown complete: 10 jobs done",
+    ]
 
 
 # --- Classic Go programs --------------------------------------------------------

@@ -140,3 +140,23 @@ def test_select_rejects_a_send_case_of_the_wrong_type_and_a_called_case(tmp_path
     assert report.count("error:") == 2, report
     assert 'Cannot infer value of type parameter "_S1" of "select"' in report, report
     assert 'No overload variant of "select" matches argument type "int | None"' in report, report
+
+
+def test_aselect_and_arecv_ok_are_typed_as_their_thread_twins(tmp_path: Path) -> None:
+    report = check(
+        tmp_path,
+        """
+        from gochan import Chan, aselect
+
+        async def main(a: Chan[int], b: Chan[str]) -> None:
+            reveal_type(await aselect(a.recv, (b.send, "x")))
+            match await b.arecv_ok():
+                case (name, True):
+                    reveal_type(name)
+            await aselect(a.recv, (b.send, 3))
+        """,
+    )
+    assert 'Revealed type is "tuple[Literal[0], int | None] | tuple[Literal[1], None]"' in report
+    assert 'Revealed type is "str"' in report, report
+    assert 'Cannot infer value of type parameter "_S1" of "aselect"' in report, report
+    assert report.count("error:") == 1, report
