@@ -203,9 +203,11 @@ class Group:
     async def wait_async(self) -> BaseException | None:
         """:meth:`wait` from a coroutine: waits without blocking the event loop."""
         idle = self._idle_now()
-        while (gate := self._gate_until_idle(idle)) is not None:
+        while True:  # not ``while cond``: see tests/test_bytecode.py
+            gate = self._gate_until_idle(idle)
+            if gate is None:
+                return self._waited()
             await gate.arecv()  # until a goroutine finishes
-        return self._waited()
 
     def _idle_now(self) -> int:
         with self._mu:
