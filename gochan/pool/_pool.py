@@ -31,6 +31,7 @@ from collections.abc import Callable, Generator, Hashable, Iterable
 from typing import Any, Final, Generic, TypeVar
 
 from gochan import _clock, context
+from gochan._aio import timeout_error
 from gochan._args import count, seconds
 from gochan._args import timeout as _timeout
 from gochan.chan import Chan, ClosedChannelError, RecvChan
@@ -43,7 +44,7 @@ from gochan.pool._map import Arrivals, map_jobs
 from gochan.pool._records import Outcome, PoolClosedError, PoolStats, Result, ShutdownReport
 from gochan.pool._run import Runner
 from gochan.pool._worker import RETIRE, work
-from gochan.select import select
+from gochan.select import aselect, select
 from gochan.waitgroup import WaitGroup
 
 P = TypeVar("P")
@@ -58,6 +59,12 @@ def _positive(value: float | None, name: str) -> float | None:
     if limit is not None and not limit > 0:
         raise ValueError(f"{name} must be positive or None, got {value!r}")
     return limit
+
+
+def _refusal(ctx: Context) -> BaseException:
+    """Why a job's done context refused it a place in the queue."""
+    err = ctx.err()
+    return err if err is not None else Canceled()
 
 
 class Pool(Generic[P, R]):
@@ -230,26 +237,63 @@ class Pool(Generic[P, R]):
                 if i < 0:
                     i, _ = select((self._jobs.send, j), j.ctx.done().recv, timeout=timeout)
                 if i == 1:
-                    err = j.ctx.err()
-                    raise err if err is not None else Canceled()
-        except ClosedChannelError:
-            if counted:
-                self._ledger.take_back()
-            raise PoolClosedError(f"pool {self.name!r} is shut down: no new jobs") from None
-        except TimeoutError as e:
-            if counted:
-                self._ledger.take_back()
-            if isinstance(e, DeadlineExceeded):  # the job's own context expired
+                    raise _refusal(j.ctx)
+        except BaseException as e:
+            err = self._not_queued(e, counted, timeout)
+            if err is e:
                 raise
-            raise TimeoutError(
+            raise err from None
+        return j
+
+    async def submit_async(
+        self,
+        job: Job[P, R] | P,
+        *,
+        id: Hashable | None = None,
+        deadline: float | None = None,
+        ctx: Context | None = None,
+        timeout: float | None = None,
+        job_timeout: float | None = None,
+    ) -> Job[P, R]:
+        """:meth:`submit` from a coroutine: back-pressure without blocking the event loop.
+
+        The same keywords, errors and guarantees; on 3.10 an expired
+        ``timeout`` raises ``asyncio.TimeoutError``. If it raises
+        ``CancelledError``, the job was not queued (see
+        :doc:`/asyncio`). No task is created for it.
+        """
+        counted: list[bool] = []
+        try:
+            j = self._admit(job, id, deadline, ctx, job_timeout, counted)
+            if j.ctx is None:
+                await self._jobs.asend(j, timeout)
+            else:  # as in submit: a done context wins
+                i = 1 if j.ctx.err() is not None else -1
+                if i < 0:
+                    i, _ = await aselect((self._jobs.send, j), j.ctx.done().recv, timeout=timeout)
+                if i == 1:
+                    raise _refusal(j.ctx)
+        except BaseException as e:
+            err = self._not_queued(e, counted, timeout)
+            if err is e:
+                raise
+            raise err from None
+        return j
+
+    def _not_queued(
+        self, e: BaseException, counted: list[bool], timeout: float | None
+    ) -> BaseException:
+        """What a submit that did not queue its job raises for ``e``; the count taken back."""
+        if counted:
+            self._ledger.take_back()
+        if isinstance(e, ClosedChannelError):
+            return PoolClosedError(f"pool {self.name!r} is shut down: no new jobs")
+        if isinstance(e, (TimeoutError, timeout_error)) and not isinstance(e, DeadlineExceeded):
+            return type(e)(
                 f"pool {self.name!r}: the queue stayed full ({self._queue_size} jobs waiting) "
                 f"for the whole timeout of {timeout}s; the job was not queued"
-            ) from None
-        except BaseException:
-            if counted:
-                self._ledger.take_back()
-            raise
-        return j
+            )
+        return e
 
     def try_submit(
         self,
