@@ -219,10 +219,14 @@ class InterruptStorm:
         return False
 
     def shielded(self, fn: F) -> F:
-        """``fn`` with the storm held off while it runs (code whose own
-        interrupt windows are not what a test is about)."""
+        """``fn`` with the storm held off while it runs in the main thread
+        (code whose own interrupt windows are not what a test is about)."""
 
         def call(*args: Any, **kwargs: Any) -> Any:
+            if threading.current_thread() is not threading.main_thread():
+                # The storm strikes the main thread only; a shield lifted
+                # here could re-arm it after run() disarmed it.
+                return fn(*args, **kwargs)
             was, self.armed = self.armed, False
             try:
                 return fn(*args, **kwargs)

@@ -85,8 +85,7 @@ def _code_of(module: types.ModuleType) -> types.CodeType:
 
 @pytest.mark.parametrize(
     "module",
-    [pytest.param(m, marks=pytest.mark.xfail(reason="fixed with the pool package, in the works"))
-     if m.__name__ == "gochan.pool" else m for m in _gochan_modules()],
+    _gochan_modules(),
     ids=lambda m: m.__name__,
 )
 def test_no_loop_back_edge_escapes_its_handlers(module: types.ModuleType) -> None:

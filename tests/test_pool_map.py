@@ -11,8 +11,8 @@ import pytest
 
 from gochan import Chan
 from gochan.context import Canceled, Context
-from gochan.pool import Backend, Job, Outcome, Pool
-from tests.helpers import WAIT
+from gochan.pool import Backend, Job, Outcome, Pool, PoolClosedError
+from tests.helpers import WAIT, wait_until
 from tests.pool_helpers import assert_consistent, double
 
 
@@ -182,10 +182,31 @@ def test_map_of_a_pool_shut_down_hard_raises_canceled() -> None:
     t = threading.Thread(target=consume, daemon=True)
     t.start()
     started.recv(WAIT)
+    wait_until(lambda: p.stats().submitted == 3, "the map submitted every item")
     p.shutdown(WAIT, cancel=True)
     assert isinstance(box.recv(WAIT), Canceled)
     t.join(WAIT)
     assert p.stats().canceled == 3
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_a_map_refused_by_a_shut_down_pool_yields_what_it_submitted_then_raises(
+    ordered: bool,
+) -> None:
+    p: Pool[int, int] = Pool(double, workers=1)
+
+    def items() -> Iterator[int]:
+        yield 0
+        yield 1
+        p.shutdown(WAIT)  # while the map reads its next item: jobs 0 and 1 are in
+        yield 2
+
+    got: list[int] = []
+    with pytest.raises(PoolClosedError):
+        for v in p.map(items(), ordered=ordered, window=2):
+            got.append(v)
+    assert sorted(got) == [0, 2]  # the submitted jobs' results, then the refusal
+    assert p.stats().submitted == 2
 
 
 def test_map_jobs_count_in_stats_and_get_ids_like_any_job() -> None:

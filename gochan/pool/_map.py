@@ -15,6 +15,10 @@ it and the map, if it waits, is woken. Invariants:
 4. When the generator ends (exhausted, raised, or closed early) every
    outstanding job is dropped: one not yet started never starts (it ends
    ``CANCELED``).
+5. A submit refused because the pool is shutting down ends the reading of
+   ``items``: the jobs already submitted are still yielded at their turn,
+   and the refusal (``PoolClosedError``) is raised after the last of them,
+   where the refused item's turn would have been.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any, TypeVar
 
 from gochan._waiter import Notifier
 from gochan.pool._job import Job
+from gochan.pool._records import PoolClosedError
 
 P = TypeVar("P")
 R = TypeVar("R")
@@ -95,6 +100,7 @@ def _run(
     ready: deque[Job[P, R]] = deque()  # as completed: arrived, not yet yielded
     arrived: set[Job[P, R]] = set()  # in order: arrived before their turn (inv. 3)
     more = True
+    refused: PoolClosedError | None = None  # inv. 5
     # Loops are ``while True`` with a break, not ``while cond``: an interrupt
     # at a ``while cond`` back edge can skip the ``finally`` (see
     # tests/test_bytecode.py).
@@ -109,10 +115,16 @@ def _run(
                 except StopIteration:
                     more = False
                 else:
-                    job = submit(item, arrivals)
+                    try:
+                        job = submit(item, arrivals)
+                    except PoolClosedError as e:
+                        refused, more = e, False
+                        continue
                     (outstanding.append if ordered else unordered.add)(job)
             if ordered:
                 if not outstanding:
+                    if refused is not None:
+                        raise refused
                     return
                 head = outstanding[0]
                 while True:
@@ -124,6 +136,8 @@ def _run(
             else:
                 if not ready:
                     if not unordered:
+                        if refused is not None:
+                            raise refused
                         return
                     ready = arrivals.take()
                     unordered.difference_update(ready)
