@@ -125,6 +125,8 @@ class InterruptStorm:
         self._entered = 0.0
         self._overran = False
         self._real_start = threading.Thread.start
+        self._starts_lock = threading.Lock()  # the timer, while threads start
+        self._storming = False
 
     def _strikes(self, frame: FrameType) -> bool:
         filename = frame.f_code.co_filename
@@ -148,6 +150,7 @@ class InterruptStorm:
 
     def __enter__(self) -> InterruptStorm:
         self._entered = time.monotonic()
+        self._storming = True
         self._previous = signal.signal(signal.SIGALRM, self._handler)
         self._previous_timer = signal.setitimer(signal.ITIMER_REAL, self.first, self.interval)
         if SIGNALS_HANG_THREAD_START:
@@ -157,21 +160,25 @@ class InterruptStorm:
     def _hold_fire_in_thread_start(self) -> None:
         """Stop the timer while any thread starts (see SIGNALS_HANG_THREAD_START)."""
         real_start = threading.Thread.start
-        lock = threading.Lock()
+        lock = self._starts_lock
         starting = [0]
         interval = self.interval
 
+        # The timer is touched only while the storm is on (``_storming``,
+        # under ``lock``): a start still in flight when the storm ends (one
+        # from another thread) must not stop, or re-arm with the storm's
+        # interval, the timer __exit__ gave back to pytest-timeout.
         def start(thread: threading.Thread) -> None:
             with lock:
                 starting[0] += 1
-                if starting[0] == 1:
+                if starting[0] == 1 and self._storming:
                     signal.setitimer(signal.ITIMER_REAL, 0)
             try:
                 real_start(thread)
             finally:
                 with lock:
                     starting[0] -= 1
-                    if starting[0] == 0:  # fire soon: just after the start
+                    if starting[0] == 0 and self._storming:  # fire soon: just after the start
                         signal.setitimer(signal.ITIMER_REAL, min(interval, 2e-5), interval)
 
         self._real_start = real_start
@@ -183,9 +190,11 @@ class InterruptStorm:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        with self._starts_lock:
+            self._storming = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
         if SIGNALS_HANG_THREAD_START:
             threading.Thread.start = self._real_start  # type: ignore[method-assign]
-        signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, self._previous)
         left, interval = self._previous_timer
         if left > 0:  # someone else's timer (pytest-timeout's): its time goes on
