@@ -56,10 +56,20 @@ aims_at_thread_start = pytest.mark.skipif(
     "(CPython gh-148820)",
 )
 
+# The same CPython bug reaches further than Thread.start: a signal that
+# interrupts the main thread's wait on one of the interpreter's internal locks
+# can abort the interpreter itself (seen on 3.13.5t: "Fatal Python error:
+# Aborted" in a Lock.release under a storm, about once in ten full runs). On
+# such a build the storms are off, unless GOCHAN_FT_STORMS=1 asks for them
+# (to look for gochan's own bugs, knowing the interpreter may crash).
+STORMS_CRASH_INTERPRETER = SIGNALS_HANG_THREAD_START and not os.environ.get("GOCHAN_FT_STORMS")
+
 needs_storm = pytest.mark.skipif(
     sys.version_info < (3, 11)
-    or threading.current_thread() is not threading.main_thread(),
-    reason="signals go to the main thread; 3.10 may deliver one inside a with-lock exit",
+    or threading.current_thread() is not threading.main_thread()
+    or STORMS_CRASH_INTERPRETER,
+    reason="signals go to the main thread; 3.10 may deliver one inside a with-lock exit; "
+    "free-threaded 3.13 may crash under a storm (CPython gh-148820; GOCHAN_FT_STORMS=1 runs them)",
 )
 
 
