@@ -257,6 +257,7 @@ def _poll(parsed: list[tuple[Chan[Any] | None, int, Any]]) -> tuple[int, Any] | 
 
 
 _NOT_RECEIVES: Final = object()  # _poll_receives: not a receive-only select
+_UNPOLLED: Final = object()  # _prepare: the caller did not call _poll_receives
 
 
 def _poll_receives(cases: tuple[Any, ...]) -> Any:
@@ -433,7 +434,13 @@ def select(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
     """
     if timeout is not None:
         timeout = _timeout(timeout)
-    polled, arg = _prepare(cases, timeout)
+    # Step 0 for a few receives, inline: the common select ends here.
+    first: Any = _UNPOLLED
+    if (timeout is None or timeout > 0) and len(cases) < len(_PERMS):
+        first = _poll_receives(cases)
+        if first is not None and first is not _NOT_RECEIVES:
+            return first  # type: ignore[no-any-return]  # (index, result)
+    polled, arg = _prepare(cases, timeout, first)
     if arg is None:
         return polled  # type: ignore[return-value]  # (index, result)
     w = block(_decide, arg, timeout, "select")
@@ -550,15 +557,19 @@ async def aselect(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
 
 
 def _prepare(
-    cases: tuple[Any, ...], timeout: float | None
+    cases: tuple[Any, ...], timeout: float | None, polled: Any = _UNPOLLED
 ) -> tuple[tuple[int, Any] | None, tuple[list[Chan[Any]], _Parsed, int] | None]:
     """Everything before :func:`block`: ``(result, None)`` when the poll
-    (step 0) performed a case, else ``(None, arg)`` for :func:`_decide`."""
+    (step 0) performed a case, else ``(None, arg)`` for :func:`_decide`.
+
+    ``polled``: what the caller's own :func:`_poll_receives` answered, if it
+    called it (``select`` does, inline, for speed)."""
     # A non-blocking select decides at one instant, with every lock held;
     # a blocking one polls first (step 0).
-    polled: Any = _NOT_RECEIVES
-    if (timeout is None or timeout > 0) and len(cases) < len(_PERMS):
-        polled = _poll_receives(cases)
+    if polled is _UNPOLLED:
+        polled = _NOT_RECEIVES
+        if (timeout is None or timeout > 0) and len(cases) < len(_PERMS):
+            polled = _poll_receives(cases)
         if polled is not None and polled is not _NOT_RECEIVES:
             return polled, None
     parsed, default_index = _parse(cases)
