@@ -257,7 +257,6 @@ def _poll(parsed: list[tuple[Chan[Any] | None, int, Any]]) -> tuple[int, Any] | 
 
 
 _NOT_RECEIVES: Final = object()  # _poll_receives: not a receive-only select
-_UNPOLLED: Final = object()  # _prepare: the caller did not call _poll_receives
 
 
 def _poll_receives(cases: tuple[Any, ...]) -> Any:
@@ -434,8 +433,8 @@ def select(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
     """
     if timeout is not None:
         timeout = _timeout(timeout)
-    # Step 0 for a few receives, inline: the common select ends here.
-    first: Any = _UNPOLLED
+    # Step 0, as _step0 does, inline: the common select ends here.
+    first: Any = _NOT_RECEIVES
     if (timeout is None or timeout > 0) and len(cases) < len(_PERMS):
         first = _poll_receives(cases)
         if first is not None and first is not _NOT_RECEIVES:
@@ -549,29 +548,31 @@ async def aselect(*cases: Any, timeout: float | None = None) -> tuple[int, Any]:
     """
     if timeout is not None:
         timeout = _timeout(timeout)
-    polled, arg = _prepare(cases, timeout)
+    polled, arg = _prepare(cases, timeout, _step0(cases, timeout))
     if arg is None:
         return polled  # type: ignore[return-value]  # (index, result)
     w = await ablock(_decide, arg, timeout, "select")
     return w.index, _result(arg[1][w.index][1], w.value, w.ok)
 
 
-def _prepare(
-    cases: tuple[Any, ...], timeout: float | None, polled: Any = _UNPOLLED
-) -> tuple[tuple[int, Any] | None, tuple[list[Chan[Any]], _Parsed, int] | None]:
-    """Everything before :func:`block`: ``(result, None)`` when the poll
-    (step 0) performed a case, else ``(None, arg)`` for :func:`_decide`.
+def _step0(cases: tuple[Any, ...], timeout: float | None) -> Any:
+    """Step 0 for a blocking select of a few receives (:func:`_poll_receives`);
+    ``_NOT_RECEIVES`` when it does not apply."""
+    if (timeout is None or timeout > 0) and len(cases) < len(_PERMS):
+        return _poll_receives(cases)
+    return _NOT_RECEIVES
 
-    ``polled``: what the caller's own :func:`_poll_receives` answered, if it
-    called it (``select`` does, inline, for speed)."""
+
+def _prepare(
+    cases: tuple[Any, ...], timeout: float | None, polled: Any
+) -> tuple[tuple[int, Any] | None, tuple[list[Chan[Any]], _Parsed, int] | None]:
+    """Everything before :func:`block` once step 0 answered ``polled``:
+    ``(result, None)`` when a poll performed a case, else ``(None, arg)``
+    for :func:`_decide`."""
     # A non-blocking select decides at one instant, with every lock held;
-    # a blocking one polls first (step 0).
-    if polled is _UNPOLLED:
-        polled = _NOT_RECEIVES
-        if (timeout is None or timeout > 0) and len(cases) < len(_PERMS):
-            polled = _poll_receives(cases)
-        if polled is not None and polled is not _NOT_RECEIVES:
-            return polled, None
+    # a blocking one polls first (step 0, then _poll for other cases).
+    if polled is not None and polled is not _NOT_RECEIVES:
+        return polled, None
     parsed, default_index = _parse(cases)
     if polled is _NOT_RECEIVES and default_index < 0 and (timeout is None or timeout > 0):
         polled = _poll(parsed)
